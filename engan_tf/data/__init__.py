@@ -1,0 +1,94 @@
+"""Datasets, by name: the one place new data plugs in.
+
+Every loader returns a `DataSource`. Its `train_dataset(batch_size, n_critic, seed)` is an
+infinite `tf.data.Dataset` whose elements are `[batch_size, n_critic, *data_shape]`: one
+element feeds one generator update and its `n_critic` energy updates, each on a fresh real
+minibatch (Algorithm 1). The batch axis comes first so that `tf.distribute` splits it
+across replicas.
+
+Example:
+  >>> source = load_dataset("25gaussians")
+  >>> x = next(iter(source.train_dataset(batch_size=256, n_critic=5, seed=0)))
+  >>> x.shape
+  TensorShape([256, 5, 2])
+"""
+
+import dataclasses
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from engan_tf.data import toy
+
+
+@dataclasses.dataclass
+class DataSource:
+  name: str
+  kind: str  # "toy", "image" or "tabular"
+  data_shape: Tuple[int, ...]
+  # (batch_size, n_critic, seed) -> tf.data.Dataset of [batch_size, n_critic, *data_shape]
+  train_dataset: Callable[[int, int, int], tf.data.Dataset]
+  # Defaults that fit this data: the network family and latent size of the paper's set-up.
+  default_networks: str = "mlp512"
+  default_latent_dim: int = 2
+  toy_density: Optional[toy.ToyDensity] = None
+  # Held-out data and anything a task's evaluation needs (labels, preprocessing, ...).
+  extras: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+_LOADERS: Dict[str, Callable[..., DataSource]] = {}
+
+
+def register_dataset(name):
+  """Decorator: `@register_dataset("name")` on `loader(data_dir, seed, **options) -> DataSource`."""
+
+  def wrap(loader):
+    if name in _LOADERS:
+      raise ValueError(f"dataset {name!r} is registered twice")
+    _LOADERS[name] = loader
+    return loader
+
+  return wrap
+
+
+def dataset_names():
+  return sorted(_LOADERS)
+
+
+def load_dataset(name, data_dir=None, seed=0, **options) -> DataSource:
+  if name not in _LOADERS:
+    raise ValueError(
+        f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
+  return _LOADERS[name](data_dir=data_dir, seed=seed, **options)
+
+
+def array_train_dataset(array, batch_size, n_critic, seed):
+  """Infinite shuffled [batch_size, n_critic, ...] batches from an in-memory array."""
+  array = np.asarray(array)
+  ds = tf.data.Dataset.from_tensor_slices(array)
+  ds = ds.shuffle(min(len(array), 100_000), seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.batch(n_critic, drop_remainder=True).batch(batch_size, drop_remainder=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _toy_loader(density):
+
+  def load(data_dir=None, seed=0, **unused):
+    del data_dir, unused  # toy data is generated, never read
+
+    def train_dataset(batch_size, n_critic, seed=seed):
+      # Batch i is a pure function of (seed, i): stateless, so resumes are reproducible.
+      def make(i):
+        x = density.sample(tf.stack([tf.cast(seed, tf.int64), i]), batch_size * n_critic)
+        return tf.reshape(x, [batch_size, n_critic, 2])
+
+      return tf.data.Dataset.counter().map(make).prefetch(tf.data.AUTOTUNE)
+
+    return DataSource(density.name, "toy", (2,), train_dataset, toy_density=density)
+
+  return load
+
+
+for _name, _density in toy.TOY_DENSITIES.items():
+  register_dataset(_name)(_toy_loader(_density))

@@ -1,0 +1,40 @@
+"""The energy function's objective (paper eq. 3 and Algorithm 1).
+
+  L_E = mean E(x_real) - mean E(x_fake) + lambda * mean ||grad_x E(x_real)||^2
+
+The score penalty is taken at the real data only ("score penalty", not WGAN-GP's
+interpolates); it fixes the scale (temperature) of the energy.
+
+Example:
+  >>> e_real, sq_norm = energy_and_score_norm(energy_fn, x_real)
+  >>> loss = energy_loss(e_real, energy_fn(x_fake), sq_norm, lambda_penalty=0.1)
+"""
+
+import tensorflow as tf
+
+
+def energy_and_score_norm(energy_fn, x, training=False):
+  """Returns (E(x) [batch], ||grad_x E(x)||^2 [batch]), differentiable in E's weights.
+
+  ||grad_x E(x)||^2 is also the paper's anomaly decision function (Section 5.4).
+  """
+  x = tf.convert_to_tensor(x)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    energy = energy_fn(x, training=training)
+    # Each example's energy depends only on its own x: the gradient of the sum is per-example.
+    total = tf.reduce_sum(energy)
+  grad = tape.gradient(total, x)
+  sq_norm = tf.reduce_sum(tf.reshape(tf.square(grad), [tf.shape(x)[0], -1]), axis=1)
+  return energy, sq_norm
+
+
+def energy_loss(e_real, e_fake, score_norm_real, lambda_penalty):
+  """L_E of Algorithm 1 from per-example energies and squared score norms."""
+  return (tf.reduce_mean(e_real) - tf.reduce_mean(e_fake)
+          + lambda_penalty * tf.reduce_mean(score_norm_real))
+
+
+def generator_loss(e_fake, l_h):
+  """L_G = mean E(G(z)) + L_H (paper eq. 6, with L_H = -I_JSD)."""
+  return tf.reduce_mean(e_fake) + l_h

@@ -1,0 +1,135 @@
+"""Algorithm 1 of the EnGAN paper as a `keras.Model` with a custom `train_step`.
+
+One call of `train_step` is one generator update:
+
+  for each of n_critic real minibatches x:                       # energy updates
+      z ~ N(0, I);  z <- latent MCMC(z) if a latent sampler is set
+      L_E = mean E(x) - mean E(G(z)) + lambda * mean ||grad_x E(x)||^2;   theta <- Adam(L_E)
+  z ~ N(0, I);  z' = per-dimension shuffle of z                   # generator + statistics
+  L_H = mean softplus(-T(G(z), z)) + mean softplus(T(G(z), z'))    # = -I_JSD (eq. 5-6)
+  L_G = mean E(G(z)) + L_H;   omega <- Adam(L_G);   phi <- Adam(L_H)
+
+Each element of the training data is `[batch, n_critic, *data_shape]` (see
+`engan_tf.data`), or a dict with that under "x" and, optionally, the noise fed in as
+data ("z_critic" [batch, n_critic, latent], "z" [batch, latent], "z_marginal"
+[batch, latent]): with it a step is a deterministic function of its input, which is
+how the distributed tests compare replicas.
+
+Example:
+  >>> nets = build_networks("mlp512", (2,), latent_dim=2)
+  >>> model = EnGAN(*nets, latent_dim=2)
+  >>> model.compile(*[keras.optimizers.Adam(1e-4, 0.5, 0.9) for _ in range(3)])
+  >>> model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100, epochs=1)
+"""
+
+import keras
+import tensorflow as tf
+
+from engan_tf import losses
+from engan_tf import mi
+
+_CRITIC_METRICS = ("e_real", "e_fake", "score_penalty", "e_loss")
+_GENERATOR_METRICS = ("l_h", "mi_jsd", "g_loss", "e_gen")
+
+
+class EnGAN(keras.Model):
+  """Energy E, generator G and statistics network T trained by Algorithm 1."""
+
+  def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
+               lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
+               **kwargs):
+    super().__init__(**kwargs)
+    if n_critic < 1:
+      raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+    if shuffle not in mi.SHUFFLES:
+      raise ValueError(f"shuffle must be one of {sorted(mi.SHUFFLES)}, got {shuffle!r}")
+    self.energy = energy
+    self.generator = generator
+    self.statistics = statistics
+    self.latent_dim = int(latent_dim)
+    self.n_critic = int(n_critic)
+    self.lambda_penalty = float(lambda_penalty)
+    self.shuffle = mi.SHUFFLES[shuffle]
+    # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
+    # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
+    self.latent_sampler = latent_sampler
+    # Created here, under the caller's strategy scope: each replica then draws its own
+    # stream, and the state is checkpointed so a resumed run continues the stream.
+    self.rng = tf.random.Generator.from_seed(seed)
+    names = _CRITIC_METRICS + _GENERATOR_METRICS + (("mcmc_acceptance",) if latent_sampler else ())
+    self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+  def compile(self, e_optimizer, g_optimizer, t_optimizer, **kwargs):
+    # The generator's optimizer is the model's `optimizer`: its `iterations` counts
+    # generator updates, the unit of --train_steps.
+    super().compile(optimizer=g_optimizer, **kwargs)
+    self.e_optimizer = e_optimizer
+    self.g_optimizer = g_optimizer
+    self.t_optimizer = t_optimizer
+
+  def build_optimizers(self):
+    """Creates every optimizer slot now (call inside the strategy scope, before fit)."""
+    self.e_optimizer.build(self.energy.trainable_variables)
+    self.g_optimizer.build(self.generator.trainable_variables)
+    self.t_optimizer.build(self.statistics.trainable_variables)
+
+  @property
+  def metrics(self):
+    return list(self._trackers.values())
+
+  def call(self, z, training=False):
+    return self.generator(z, training=training)
+
+  def sample_latent(self, batch_size):
+    return self.rng.normal([batch_size, self.latent_dim])
+
+  def _negative_latents(self, z):
+    if self.latent_sampler is None:
+      return z
+    z, acceptance = self.latent_sampler(self.energy, self.generator, z)
+    self._trackers["mcmc_acceptance"].update_state(acceptance)
+    return tf.stop_gradient(z)
+
+  def train_step(self, data):
+    if isinstance(data, dict):
+      x_real, noise = data["x"], data
+    else:
+      x_real, noise = data, {}
+    batch = tf.shape(x_real)[0]
+    # Keras sums the replicas' gradients: scale each replica's mean loss by 1/replicas.
+    scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+    # n_critic energy updates, unrolled at trace time (no Python runs per step).
+    for i in range(self.n_critic):
+      z = noise["z_critic"][:, i] if "z_critic" in noise else self.sample_latent(batch)
+      x_fake = tf.stop_gradient(self.generator(self._negative_latents(z), training=True))
+      with tf.GradientTape() as tape:
+        e_real, score_norm = losses.energy_and_score_norm(self.energy, x_real[:, i], training=True)
+        e_fake = self.energy(x_fake, training=True)
+        e_loss = losses.energy_loss(e_real, e_fake, score_norm, self.lambda_penalty)
+        scaled_loss = e_loss * scale
+      grads = tape.gradient(scaled_loss, self.energy.trainable_variables)
+      self.e_optimizer.apply_gradients(zip(grads, self.energy.trainable_variables))
+      for name, value in zip(_CRITIC_METRICS, (e_real, e_fake, score_norm, e_loss)):
+        self._trackers[name].update_state(value)
+
+    # One joint update of G (on L_G) and T (on L_H).
+    z = noise["z"] if "z" in noise else self.sample_latent(batch)
+    z_marginal = noise["z_marginal"] if "z_marginal" in noise else self.shuffle(z, self.rng)
+    g_vars = self.generator.trainable_variables
+    t_vars = self.statistics.trainable_variables
+    with tf.GradientTape() as tape:
+      x_fake = self.generator(z, training=True)
+      e_gen = self.energy(x_fake, training=True)
+      l_h = mi.jsd_loss(self.statistics([x_fake, z], training=True),
+                        self.statistics([x_fake, z_marginal], training=True))
+      g_loss = losses.generator_loss(e_gen, l_h)
+      scaled_loss = g_loss * scale
+    # E(G(z)) does not depend on T, so d L_G / d phi = d L_H / d phi: one backward pass
+    # gives both networks their gradients.
+    grads = tape.gradient(scaled_loss, g_vars + t_vars)
+    self.g_optimizer.apply_gradients(zip(grads[:len(g_vars)], g_vars))
+    self.t_optimizer.apply_gradients(zip(grads[len(g_vars):], t_vars))
+    for name, value in zip(_GENERATOR_METRICS, (l_h, -l_h, g_loss, e_gen)):
+      self._trackers[name].update_state(value)
+    return {name: tracker.result() for name, tracker in self._trackers.items()}

@@ -1,0 +1,66 @@
+"""The three EnGAN networks, built by name.
+
+  energy     E_theta(x) -> [batch]           (low on data, high elsewhere)
+  generator  G_omega(z) -> x                 (a sample of p_G)
+  statistics T_phi(x, z) -> [batch]          (the Deep InfoMax critic of (x, z) pairs)
+
+An architecture family registers a builder `builder(data_shape, latent_dim, dim) ->
+Networks`; `build_networks(name, ...)` looks it up. Example:
+
+  >>> nets = build_networks("mlp512", data_shape=(2,), latent_dim=2)
+  >>> nets.energy(tf.zeros([4, 2])).shape
+  TensorShape([4])
+"""
+
+import collections
+from typing import Callable, Dict
+
+from engan_tf.networks import mlp
+
+Networks = collections.namedtuple("Networks", ["energy", "generator", "statistics"])
+
+_BUILDERS: Dict[str, Callable[..., Networks]] = {}
+
+
+def register_networks(name):
+
+  def wrap(builder):
+    if name in _BUILDERS:
+      raise ValueError(f"networks {name!r} are registered twice")
+    _BUILDERS[name] = builder
+    return builder
+
+  return wrap
+
+
+def network_names():
+  return sorted(_BUILDERS)
+
+
+def build_networks(name, data_shape, latent_dim, dim=None) -> Networks:
+  """Builds (energy, generator, statistics) for `data_shape` and `latent_dim`.
+
+  `dim` is the width knob of the family (hidden units for MLPs, base channels for CNNs);
+  None takes the family's paper default.
+  """
+  if name not in _BUILDERS:
+    raise ValueError(f"unknown networks {name!r}; choose one of: {', '.join(network_names())}")
+  return Networks(*_BUILDERS[name](tuple(data_shape), int(latent_dim), dim))
+
+
+def _mlp_family(g_hidden, et_hidden):
+  """An MLP family; `dim` (if given) replaces every hidden width."""
+
+  def build(data_shape, latent_dim, dim):
+    g = (dim,) * len(g_hidden) if dim else g_hidden
+    et = (dim,) * len(et_hidden) if dim else et_hidden
+    return (mlp.energy(data_shape, et), mlp.generator(latent_dim, data_shape, g),
+            mlp.statistics(data_shape, latent_dim, et))
+
+  return build
+
+
+# Toy data (paper appendix 7.2): three hidden layers of 512 in all three networks.
+register_networks("mlp512")(_mlp_family((512, 512, 512), (512, 512, 512)))
+# KDD99 (Zenati et al. 2018): G 64-128-out with ReLU; E and T 256-128-128 LeakyReLU(0.2).
+register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))

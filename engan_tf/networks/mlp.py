@@ -1,0 +1,54 @@
+"""Fully connected E, G and T (toy and tabular data)."""
+
+import math
+
+import keras
+from keras import layers
+
+
+def _trunk(h, hidden, activation, name):
+  for i, units in enumerate(hidden):
+    h = layers.Dense(units, name=f"{name}_dense{i}")(h)
+    h = activation(name=f"{name}_act{i}")(h)
+  return h
+
+
+def _leaky(name):
+  return layers.LeakyReLU(negative_slope=0.2, name=name)
+
+
+def _relu(name):
+  return layers.ReLU(name=name)
+
+
+def _scalar_head(h, name):
+  h = layers.Dense(1, name=f"{name}_out")(h)
+  return layers.Reshape((), name=f"{name}_squeeze")(h)
+
+
+def energy(data_shape, hidden):
+  """E(x) -> [batch]: an MLP with LeakyReLU(0.2), linear scalar output."""
+  x = keras.Input(data_shape, name="x")
+  h = layers.Flatten(name="energy_flatten")(x) if len(data_shape) > 1 else x
+  h = _trunk(h, hidden, _leaky, "energy")
+  return keras.Model(x, _scalar_head(h, "energy"), name="energy")
+
+
+def generator(latent_dim, data_shape, hidden):
+  """G(z) -> x: an MLP with ReLU and a linear output in the data's shape."""
+  z = keras.Input((latent_dim,), name="z")
+  h = _trunk(z, hidden, _relu, "generator")
+  h = layers.Dense(math.prod(data_shape), name="generator_out")(h)
+  if len(data_shape) > 1:
+    h = layers.Reshape(data_shape, name="generator_reshape")(h)
+  return keras.Model(z, h, name="generator")
+
+
+def statistics(data_shape, latent_dim, hidden):
+  """T(x, z) -> [batch]: an MLP with LeakyReLU(0.2) on concat(x, z)."""
+  x = keras.Input(data_shape, name="x")
+  z = keras.Input((latent_dim,), name="z")
+  hx = layers.Flatten(name="statistics_flatten")(x) if len(data_shape) > 1 else x
+  h = layers.Concatenate(name="statistics_concat")([hx, z])
+  h = _trunk(h, hidden, _leaky, "statistics")
+  return keras.Model([x, z], _scalar_head(h, "statistics"), name="statistics")

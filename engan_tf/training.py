@@ -1,0 +1,293 @@
+"""The training driver: strategy, model, checkpoints, TensorBoard and evaluation around `fit`.
+
+`train(TrainConfig(...))` runs Algorithm 1 (`engan_tf.model.EnGAN`) for `train_steps`
+generator updates. It is resumable: the three networks, the three optimizers (their
+`iterations` are the step counters) and the random generator's state are checkpointed
+every `steps_per_epoch` steps and at the end; running the same command again continues
+from the last checkpoint. A diverging run stops with `TrainingDiverged` before it can
+write a non-finite checkpoint.
+
+Example:
+  >>> result = train(TrainConfig(dataset="25gaussians", model_dir="/tmp/run", train_steps=200))
+  >>> result["final_eval"]["modes_covered"]
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+from typing import Any, Dict, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engan_tf import data as data_lib
+from engan_tf import evaluation
+from engan_tf import model as model_lib
+from engan_tf import networks as networks_lib
+from engan_tf import visualize
+
+STRATEGIES = ("default", "mirrored")
+# Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
+_IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model")
+
+
+class TrainingDiverged(RuntimeError):
+  """A loss, energy or weight became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  dataset: str = "25gaussians"
+  model_dir: str = "runs/25gaussians"
+  data_dir: Optional[str] = None
+  dataset_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  model: str = "engan"
+  networks: Optional[str] = None  # None: the dataset's default family
+  dim: Optional[int] = None  # width of the networks; None: the family's default
+  latent_dim: Optional[int] = None  # None: the dataset's default
+  train_steps: int = 2000  # generator updates
+  batch_size: int = 256
+  n_critic: int = 5
+  lambda_penalty: float = 0.1
+  learning_rate: float = 1e-4
+  beta_1: float = 0.5
+  beta_2: float = 0.9
+  shuffle: str = "per_dimension"
+  mcmc_steps: int = 0
+  mcmc_step_size: float = 0.01
+  strategy: str = "default"
+  seed: int = 0
+  steps_per_epoch: int = 100  # one "epoch" = one checkpoint + summary interval
+  eval_every: int = 5  # epochs between evaluations (0: only at the end)
+  steps_per_execution: int = 1
+  jit_compile: bool = True  # XLA on one device; never under MirroredStrategy (fails on CPU)
+  verbose: int = 1
+
+  def validate(self):
+    positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
+                "steps_per_execution")
+    for key in positive:
+      if not getattr(self, key) > 0:
+        raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
+    for key in ("lambda_penalty", "mcmc_steps", "eval_every"):
+      if getattr(self, key) < 0:
+        raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
+    if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
+      raise ValueError(f"--beta_1 and --beta_2 must be in [0, 1), got {self.beta_1}, {self.beta_2}")
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+    if self.steps_per_epoch % self.steps_per_execution:
+      raise ValueError(f"--steps_per_epoch ({self.steps_per_epoch}) must be a multiple of "
+                       f"--steps_per_execution ({self.steps_per_execution})")
+    if self.mcmc_steps and self.mcmc_step_size <= 0:
+      raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
+    if self.latent_dim is not None and self.latent_dim < 1:
+      raise ValueError(f"--latent_dim must be >= 1, got {self.latent_dim}")
+
+
+def make_strategy(name):
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "default":
+    return tf.distribute.get_strategy()
+  raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+
+
+def _latent_sampler(config):
+  if not config.mcmc_steps:
+    return None
+  from engan_tf import mcmc  # the MCMC module pulls in TFP; import it only when used
+  return mcmc.LatentMALA(num_steps=config.mcmc_steps, step_size=config.mcmc_step_size)
+
+
+def build_model(config, source):
+  """The compiled EnGAN for `config` (call inside the strategy scope)."""
+  nets = networks_lib.build_networks(config.networks, source.data_shape, config.latent_dim,
+                                     config.dim)
+  model = model_lib.EnGAN(*nets, latent_dim=config.latent_dim, n_critic=config.n_critic,
+                          lambda_penalty=config.lambda_penalty, shuffle=config.shuffle,
+                          latent_sampler=_latent_sampler(config), seed=config.seed)
+  adam = lambda: keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2)
+  model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
+                jit_compile=config.jit_compile and config.strategy == "default")
+  model.build_optimizers()
+  return model
+
+
+def make_checkpoint(model):
+  return tf.train.Checkpoint(
+      energy=model.energy, generator=model.generator, statistics=model.statistics,
+      e_optimizer=model.e_optimizer, g_optimizer=model.g_optimizer,
+      t_optimizer=model.t_optimizer, rng=model.rng)
+
+
+def resolve(config, source):
+  """Fills the dataset-dependent defaults (networks, latent_dim) in a copy of config."""
+  config = dataclasses.replace(config)
+  config.networks = config.networks or source.default_networks
+  config.latent_dim = config.latent_dim or source.default_latent_dim
+  return config
+
+
+def load_config(model_dir):
+  path = os.path.join(model_dir, "config.json")
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(
+        f"{path} not found: {model_dir!r} is not a model_dir written by train.py")
+  with tf.io.gfile.GFile(path) as f:
+    saved = json.load(f)
+  known = {f.name for f in dataclasses.fields(TrainConfig)}
+  return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+
+
+def _write_json(path, obj):
+  tmp = f"{path}.tmp"
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def _check_same_run(config, model_dir):
+  """A model_dir holds one run: refuse to resume it with another data set or architecture."""
+  if not tf.io.gfile.exists(os.path.join(model_dir, "config.json")):
+    return
+  saved = dataclasses.asdict(load_config(model_dir))
+  new = dataclasses.asdict(config)
+  for key in _IDENTITY_KEYS:
+    if saved.get(key) != new.get(key):
+      raise ValueError(
+          f"{model_dir!r} holds a run with {key}={saved.get(key)!r}, but this run asks for "
+          f"{key}={new.get(key)!r}. Use a new --model_dir (runs are never overwritten).")
+
+
+def restore(model_dir, source=None, data_dir=None):
+  """(config, source, model) of a trained model_dir, weights from its last checkpoint."""
+  config = load_config(model_dir)
+  if source is None:
+    source = data_lib.load_dataset(config.dataset, data_dir=data_dir or config.data_dir,
+                                   seed=config.seed, **config.dataset_options)
+  model = build_model(config, source)
+  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+  if latest is None:
+    raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train it first")
+  make_checkpoint(model).restore(latest).expect_partial()
+  return config, source, model
+
+
+def _all_finite(model):
+  return all(bool(np.all(np.isfinite(v.numpy())))
+             for v in model.energy.weights + model.generator.weights + model.statistics.weights)
+
+
+class _Training(keras.callbacks.Callback):
+  """Checkpoints, divergence guard, TensorBoard summaries and evaluations of one run."""
+
+  def __init__(self, config, source, manager, writer):
+    super().__init__()
+    self.config, self.source, self.manager, self.writer = config, source, manager, writer
+    self.eval_log = os.path.join(config.model_dir, "eval.jsonl")
+    self._t0 = None
+    self._step0 = None
+
+  def step(self):
+    return int(self.model.g_optimizer.iterations.numpy())
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._t0, self._step0 = time.perf_counter(), self.step()
+
+  def on_train_batch_end(self, batch, logs=None):
+    for name, value in (logs or {}).items():
+      if not np.isfinite(float(value)):
+        raise TrainingDiverged(
+            f"training diverged at generator step {self.step()}: {name} = {float(value)}. "
+            f"The last good checkpoint in {self.manager.directory} is kept; try a smaller "
+            f"--learning_rate or a larger --lambda_penalty.")
+    if self.step() >= self.config.train_steps:
+      self.model.stop_training = True
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = self.step()
+    steps_per_s = (step - self._step0) / (time.perf_counter() - self._t0)
+    if not _all_finite(self.model):
+      raise TrainingDiverged(f"a weight became non-finite by generator step {step}; "
+                             f"the last good checkpoint in {self.manager.directory} is kept.")
+    self.manager.save(checkpoint_number=step)
+    with self.writer.as_default(step=step):
+      for name, value in (logs or {}).items():
+        tf.summary.scalar(f"train/{name}", float(value))
+      tf.summary.scalar("train/steps_per_second", steps_per_s)
+    n_epoch = step // self.config.steps_per_epoch
+    if self.config.eval_every and n_epoch % self.config.eval_every == 0 \
+        and step < self.config.train_steps:
+      self.run_eval(step, final=False)
+
+  def run_eval(self, step, final):
+    result = evaluation.evaluate(self.model, self.source, final=final)
+    with self.writer.as_default(step=step):
+      for name, value in result.metrics.items():
+        tf.summary.scalar(f"eval/{name}", value)
+      if result.picture is not None:
+        tf.summary.image("samples", result.picture[None])
+    with tf.io.gfile.GFile(self.eval_log, "a") as f:
+      f.write(json.dumps({"step": step, "final": final, **result.metrics}) + "\n")
+    if self.config.verbose and result.metrics:
+      print(f"eval @ step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+    return result
+
+
+def train(config: TrainConfig):
+  """Trains (or resumes) the run in config.model_dir; returns a summary dict."""
+  config.validate()
+  strategy = make_strategy(config.strategy)
+  source = data_lib.load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
+                                 **config.dataset_options)
+  config = resolve(config, source)
+  _check_same_run(config, config.model_dir)
+  tf.io.gfile.makedirs(config.model_dir)
+  _write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
+
+  with strategy.scope():
+    model = build_model(config, source)
+  checkpoint = make_checkpoint(model)
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.model_dir, "checkpoints"),
+                                       max_to_keep=3)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  start = int(model.g_optimizer.iterations.numpy())
+  writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
+  callback = _Training(config, source, manager, writer)
+
+  if start < config.train_steps:
+    if config.verbose:
+      print(f"{'resuming at' if start else 'starting'} generator step {start} of "
+            f"{config.train_steps} in {config.model_dir}")
+    # A resumed run draws a different (but reproducible) data stream.
+    dataset = source.train_dataset(config.batch_size, config.n_critic, config.seed + start)
+    spe = config.steps_per_epoch
+    if start % spe:  # only when --steps_per_epoch changed between runs: realign
+      model.fit(dataset, steps_per_epoch=min(spe - start % spe, config.train_steps - start),
+                epochs=1, callbacks=[callback], verbose=config.verbose)
+      start = callback.step()
+    if start < config.train_steps:
+      model.fit(dataset, steps_per_epoch=spe, epochs=math.ceil(config.train_steps / spe),
+                initial_epoch=start // spe, callbacks=[callback], verbose=config.verbose)
+  elif config.verbose:
+    print(f"{config.model_dir} already at step {start} >= --train_steps={config.train_steps}")
+
+  step = callback.step()
+  if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+    callback.model = model
+    if not _all_finite(model):
+      raise TrainingDiverged(f"a weight is non-finite at step {step}; nothing was saved")
+    manager.save(checkpoint_number=step)
+  callback.set_model(model)
+  final = callback.run_eval(step, final=True)
+  if final.picture is not None:
+    visualize.save_png(final.picture, os.path.join(config.model_dir, "samples.png"))
+  summary = {"step": step, "final_eval": final.metrics}
+  _write_json(os.path.join(config.model_dir, "final_eval.json"), summary)
+  writer.flush()
+  return summary
