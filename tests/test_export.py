@@ -407,3 +407,12 @@ def test_data_scale_hooks_apply_to_inputs_and_outputs(tmp_path):
                              atol=1e-6)
   np.testing.assert_allclose(scorer(x=x_data)["energy"], model.energy(2 * x_data - 1),
                              atol=1e-5)
+
+
+def test_committed_serving_config_names_both_models():
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.config import model_server_config_pb2  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(ROOT, "serving", "models.config")) as f:
+    config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+  models = {c.name: c.base_path for c in config.model_config_list.config}
+  assert models == {"sampler": "/models/engan/sampler", "scorer": "/models/engan/scorer"}
