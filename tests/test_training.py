@@ -184,3 +184,20 @@ def test_kill_minus_9_then_rerun_finishes_without_losing_steps(tmp_path):
   assert int(model.e_optimizer.iterations.numpy()) == 3000 * 2
   with open(model_dir / "final_eval.json") as f:
     assert json.load(f)["step"] == 3000
+
+
+def test_the_train_step_is_traced_once():
+  model = _sgd_model(n_critic=3)
+  traces = []
+  step = model.train_step
+
+  def counting_step(data):  # the Python body runs only while tracing
+    traces.append(1)
+    return step(data)
+
+  model.train_step = counting_step
+  source = data.load_dataset("25gaussians")
+  model.fit(source.train_dataset(16, 3, 0), steps_per_epoch=4, epochs=3, verbose=0)
+  model.fit(source.train_dataset(16, 3, 1), steps_per_epoch=2, epochs=1, verbose=0)
+  assert int(model.g_optimizer.iterations.numpy()) == 14
+  assert len(traces) == 1
