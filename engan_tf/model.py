@@ -58,6 +58,9 @@ class EnGAN(keras.Model):
     self.rng = tf.random.Generator.from_seed(seed)
     names = _CRITIC_METRICS + _GENERATOR_METRICS + (("mcmc_acceptance",) if latent_sampler else ())
     self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+    # E, G and T are built functional models. Marked built, Keras skips tracing `call`
+    # (= G) on a data batch, which it does under MirroredStrategy and which fails there.
+    self.built = True
 
   def compile(self, e_optimizer, g_optimizer, t_optimizer, **kwargs):
     # The generator's optimizer is the model's `optimizer`: its `iterations` counts
