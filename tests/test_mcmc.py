@@ -189,8 +189,8 @@ def toy_model_dir(tmp_path_factory):
   """A short 25gaussians run (narrow networks, so it and its evaluation take seconds)."""
   model_dir = str(tmp_path_factory.mktemp("toy") / "run")
   training.train(training.TrainConfig(
-      dataset="25gaussians", model_dir=model_dir, dim=128, learning_rate=1e-3,
-      train_steps=300, steps_per_epoch=100, eval_every=0, verbose=0))
+      dataset="25gaussians", model_dir=model_dir, dim=64, batch_size=128, learning_rate=1e-3,
+      train_steps=200, steps_per_epoch=100, eval_every=0, verbose=0))
   return model_dir
 
 
@@ -216,7 +216,7 @@ def test_latent_mala_keeps_sample_quality_on_trained_toy(toy_model_dir):
 def test_sample_cli(toy_model_dir, tmp_path):
   out = tmp_path / "samples"
   cmd = [sys.executable, os.path.join(ROOT, "sample.py"), f"--model_dir={toy_model_dir}",
-         "--num_samples=500", "--mcmc_steps=20", "--step_size=0.01", "--adapt_step_size=10",
+         "--num_samples=500", "--mcmc_steps=12", "--step_size=0.01", "--adapt_step_size=10",
          "--chunk_steps=8", f"--output_dir={out}", "--seed=3"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
   proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
