@@ -142,6 +142,9 @@ def test_num_steps_tensor_does_not_retrace_and_bad_options_fail():
   for steps in (1, 5, 7):
     mcmc.latent_mala(quadratic_energy, identity_generator, z0, steps, 0.2 * steps, seed=steps)
   assert mcmc._mala_graph.experimental_get_tracing_count() == traces
+  # Called eagerly, run_mala still runs its loop as one graph.
+  state, rate = mcmc.run_mala(quadratic_energy, z0, 4, 0.1, seed=[1, 2])
+  assert state.shape == (10, 2) and rate.shape == (10,)
   zero = mcmc.latent_mala(quadratic_energy, identity_generator, z0, 0, 0.1)
   np.testing.assert_array_equal(zero.z.numpy(), z0.numpy())
   with pytest.raises(ValueError, match="prior must be one of"):
