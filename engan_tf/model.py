@@ -58,8 +58,8 @@ class EnGAN(keras.Model):
     self.rng = tf.random.Generator.from_seed(seed)
     names = _CRITIC_METRICS + _GENERATOR_METRICS + (("mcmc_acceptance",) if latent_sampler else ())
     self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
-    # E, G and T are built functional models. Marked built, Keras skips tracing `call`
-    # (= G) on a data batch, which it does under MirroredStrategy and which fails there.
+    # The three networks arrive built; marking the wrapper built keeps Keras from tracing
+    # `call` on a training batch (whose shape is not G's input) to build it.
     self.built = True
 
   def compile(self, e_optimizer, g_optimizer, t_optimizer, **kwargs):
@@ -135,4 +135,9 @@ class EnGAN(keras.Model):
     self.t_optimizer.apply_gradients(zip(grads[len(g_vars):], t_vars))
     for name, value in zip(_GENERATOR_METRICS, (l_h, -l_h, g_loss, e_gen)):
       self._trackers[name].update_state(value)
-    return {name: tracker.result() for name, tracker in self._trackers.items()}
+    results = {name: tracker.result() for name, tracker in self._trackers.items()}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras reduces multi-worker step outputs with strategy.reduce(MEAN, axis=0), which
+      # needs an axis to reduce: give each replica's scalar one.
+      results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
