@@ -9,7 +9,8 @@ Latent space: z_0 ~ N(0, I), then --mcmc_steps MALA steps on U(z) = E(G(z)) / T
 on U(x) = E(x) / T. --adapt_step_size=N first runs N burn-in steps that tune alpha towards
 --target_accept (tfp dual averaging), then samples with that alpha fixed.
 
-Writes to --output_dir: samples.npy (and latents.npy in latent space), samples.png and
+Writes to --output_dir: samples.npy (in model space, i.e. what G outputs; the exported
+SavedModels instead return the data's own scale), latents.npy in latent space, samples.png and
 initial.png (the chains' start, i.e. plain generator samples: a scatter over the learned
 density exp(-E) for toy data, an image grid for images), and stats.json (acceptance rate,
 step size and, for toy data, mode coverage before and after).
