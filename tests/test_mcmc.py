@@ -175,7 +175,7 @@ def test_latent_mala_in_a_saved_model(tmp_path):
 def test_mirrored_training_with_mcmc_steps(tmp_path):
   assert len(tf.config.list_logical_devices("CPU")) == 2
   summary = training.train(training.TrainConfig(
-      dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64,
+      dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
       strategy="mirrored", mcmc_steps=2, train_steps=2, steps_per_epoch=1, eval_every=0,
       verbose=0))
   assert summary["step"] == 2
