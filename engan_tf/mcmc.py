@@ -1,17 +1,40 @@
 """Metropolis-adjusted Langevin (MALA) in latent space on E(G(z)), and in data space on E(x).
 
-The paper (Section 4) proposes, for the latent energy U(z) = E(G(z)) / temperature,
+The paper (Section 4) proposes, for the latent energy
 
-    z' = z - alpha * grad U(z) + sqrt(2 alpha) * eps,      eps ~ N(0, I)
+    U(z) = E(G(z)) / temperature  [+ |z|^2 / 2  with prior="gaussian"],
 
-and accepts with the Metropolis-Hastings rule. `tfp.mcmc.MetropolisAdjustedLangevinAlgorithm`
-implements the same chain with target log p = -U and proposal
-`z + step_size / 2 * grad log p(z) + sqrt(step_size) * eps`, so `step_size = 2 * alpha`
-(`tfp_step_size`, the one place this conversion happens). The accept/reject is tfp's.
+the Langevin move
+
+    z' = z - alpha * grad U(z) + sqrt(2 alpha) * eps,      eps ~ N(0, I),
+
+i.e. a Gaussian proposal q(z'|z) = N(z - alpha grad U(z), 2 alpha I), accepted with
+probability min(1, exp(U(z) - U(z')) q(z|z') / q(z'|z)). The chain leaves
+p(z) ∝ exp(-U(z)) invariant, so G(z_T) samples the generator's push-forward of it.
+`tfp.mcmc.MetropolisAdjustedLangevinAlgorithm` is the same chain with target log p = -U
+and proposal `z + step_size / 2 * grad log p(z) + sqrt(step_size) * eps`, so
+`step_size = 2 * alpha` (`tfp_step_size`, the one place this conversion happens). The
+accept/reject is tfp's. Step sizes in this module's API are always the paper's alpha.
+
+`prior`: "none" is the paper's U = E(G(z)); "gaussian" multiplies the target by the latent
+prior N(0, I), p(z) ∝ exp(-E(G(z))/T) N(z; 0, I), so chains cannot drift to latents far
+from where G was trained. Data space (`data_mala`, paper Appendix 7.1) runs the same
+kernel on U(x) = E(x) / temperature.
+
+`latent_mala` and `data_mala` run all chains (one per row) for `num_steps` steps inside
+one `tf.function` (a `tf.while_loop`; `num_steps` is a tensor loop bound, so changing it
+does not retrace, and the functions can be called inside a SavedModel signature).
+`adapt_step_size` runs a burn-in with tfp's `DualAveragingStepSizeAdaptation` towards a
+target acceptance rate (0.574 is optimal for MALA, Roberts & Rosenthal 1998) and returns
+the adapted alpha, which sampling then keeps fixed (adapting forever would break
+detailed balance).
 
 Example:
-  >>> result = latent_mala(model.energy, model.generator, tf.random.normal([1000, 2]),
-  ...                      num_steps=100, step_size=0.01)
+  >>> z0 = tf.random.normal([1000, 2])
+  >>> burn = adapt_step_size(model.energy, z0, num_steps=100, step_size=0.01,
+  ...                        generator_fn=model.generator)
+  >>> result = latent_mala(model.energy, model.generator, burn.state, num_steps=100,
+  ...                      step_size=burn.step_size, seed=0)
   >>> result.x, result.acceptance_rate            # G(z_T) and per-chain acceptance
 """
 
@@ -21,7 +44,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 MalaResult = collections.namedtuple("MalaResult", ["z", "x", "acceptance_rate"])
+AdaptationResult = collections.namedtuple("AdaptationResult",
+                                          ["state", "step_size", "acceptance_rate"])
 PRIORS = ("none", "gaussian")
+TARGET_ACCEPT_PROB = 0.574  # optimal asymptotic MALA acceptance (Roberts & Rosenthal 1998)
 
 
 def tfp_step_size(alpha):
@@ -29,10 +55,19 @@ def tfp_step_size(alpha):
   return 2.0 * alpha
 
 
-def latent_energy(energy_fn, generator_fn, temperature=1.0, prior="none"):
-  """U(z) = E(G(z)) / temperature [+ |z|^2 / 2 with prior="gaussian"], per chain."""
+def paper_step_size(step_size):
+  """tfp's MALA `step_size` -> the paper's alpha (inverse of `tfp_step_size`)."""
+  return 0.5 * step_size
+
+
+def _check_prior(prior):
   if prior not in PRIORS:
     raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+
+
+def latent_energy(energy_fn, generator_fn, temperature=1.0, prior="none"):
+  """U(z) = E(G(z)) / temperature [+ |z|^2 / 2 with prior="gaussian"], per chain."""
+  _check_prior(prior)
 
   def energy(z):
     u = energy_fn(generator_fn(z, training=False), training=False) / temperature
@@ -43,17 +78,27 @@ def latent_energy(energy_fn, generator_fn, temperature=1.0, prior="none"):
   return energy
 
 
-def run_mala(energy, state, num_steps, step_size, seed=None):
-  """Runs `num_steps` of tfp's MALA on target exp(-energy(state)), one chain per row.
+def data_energy(energy_fn, temperature=1.0):
+  """U(x) = E(x) / temperature, per chain."""
+  return lambda x: energy_fn(x, training=False) / temperature
 
-  `step_size` is in the paper's units (alpha). Returns (final state, per-chain acceptance
-  rate). `num_steps` may be a tensor (it is a loop bound, so nothing is retraced).
-  """
-  kernel = tfp.mcmc.MetropolisAdjustedLangevinAlgorithm(
-      target_log_prob_fn=lambda s: -energy(s),
-      step_size=tfp_step_size(tf.cast(step_size, state.dtype)))
+
+def mala_kernel(energy, step_size):
+  """tfp's MALA kernel on target exp(-energy) with the paper's step `step_size` (alpha)."""
+  return tfp.mcmc.MetropolisAdjustedLangevinAlgorithm(
+      target_log_prob_fn=lambda s: -energy(s), step_size=tfp_step_size(step_size))
+
+
+def _seed_or_random(seed):
+  """A stateless seed [2]; None draws one inside the graph (no Python-side randomness)."""
   if seed is None:
-    seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+  return seed
+
+
+def _run_mala(energy, state, num_steps, step_size, seed):
+  kernel = mala_kernel(energy, tf.cast(step_size, state.dtype))
+  seed = _seed_or_random(seed)
   num_steps = tf.cast(num_steps, tf.int32)
   results = kernel.bootstrap_results(state)
   accepted = tf.zeros(tf.shape(state)[:1], state.dtype)
@@ -69,25 +114,180 @@ def run_mala(energy, state, num_steps, step_size, seed=None):
   return tf.stop_gradient(state), tf.stop_gradient(rate)
 
 
+def run_mala(energy, state, num_steps, step_size, seed=None):
+  """Runs `num_steps` of tfp's MALA on target exp(-energy(state)), one chain per row.
+
+  Args:
+    energy: per-chain energy U, [chains, ...] -> [chains].
+    state: initial states [chains, ...].
+    num_steps: int or scalar int tensor (a loop bound: changing it does not retrace).
+    step_size: the paper's alpha (scalar, or broadcastable to `state` for per-chain steps).
+    seed: stateless seed, int32 [2]; None draws one inside the graph.
+
+  Returns:
+    (final state, per-chain acceptance rate = accepted proposals / num_steps).
+
+  Inside a tf.function (the training step, a SavedModel) this builds the loop in that
+  graph; called eagerly it wraps itself in a one-off tf.function, so all steps still run
+  as one graph (use `latent_mala` / `data_mala` for repeated calls: they trace once).
+  """
+  state = tf.convert_to_tensor(state, tf.float32)
+  if tf.executing_eagerly():
+    return tf.function(_run_mala)(energy, state, num_steps, step_size, seed)
+  return _run_mala(energy, state, num_steps, step_size, seed)
+
+
+def _energy(energy_fn, generator_fn, temperature, prior):
+  if generator_fn is None:
+    return data_energy(energy_fn, temperature)
+  return latent_energy(energy_fn, generator_fn, temperature, prior)
+
+
+# The networks are arguments (not closed over), so the trace is cached per model.
+@tf.function
+def _mala_graph(energy_fn, generator_fn, state, num_steps, step_size, temperature, prior,
+                seed):
+  energy = _energy(energy_fn, generator_fn, temperature, prior)
+  return _run_mala(energy, state, num_steps, step_size, seed)
+
+
+def _as_seed(seed):
+  if seed is None or isinstance(seed, tf.Tensor):
+    return seed
+  if isinstance(seed, int):
+    return tf.constant([seed, 0], tf.int32)
+  return tf.convert_to_tensor(seed, tf.int32)
+
+
+def _args(state, num_steps, step_size, temperature, seed):
+  return (tf.convert_to_tensor(state, tf.float32), tf.convert_to_tensor(num_steps, tf.int32),
+          tf.convert_to_tensor(step_size, tf.float32),
+          tf.convert_to_tensor(temperature, tf.float32), _as_seed(seed))
+
+
 def latent_mala(energy_fn, generator_fn, z, num_steps, step_size, temperature=1.0,
                 prior="none", seed=None):
-  """MALA on U(z) = E(G(z)) / temperature from initial latents `z` [chains, latent_dim]."""
-  energy = latent_energy(energy_fn, generator_fn, temperature, prior)
-  z, rate = run_mala(energy, tf.convert_to_tensor(z, tf.float32), num_steps, step_size, seed)
+  """MALA on U(z) = E(G(z)) / temperature [+ |z|^2/2] from initial latents z [chains, d].
+
+  Args:
+    energy_fn, generator_fn: E and G (Keras models, or callables taking `training=`).
+    z: initial latents, one chain per row (typically z ~ N(0, I), i.e. G's samples).
+    num_steps: MALA steps (int or scalar int tensor).
+    step_size: the paper's alpha.
+    temperature: divides E; > 1 flattens the target.
+    prior: "none" (paper) or "gaussian" (adds |z|^2 / 2, the N(0, I) latent prior).
+    seed: int, int32 [2] stateless seed, or None (drawn inside the graph).
+
+  Returns:
+    MalaResult(z=z_T, x=G(z_T), acceptance_rate=[chains]).
+  """
+  _check_prior(prior)
+  z, num_steps, step_size, temperature, seed = _args(z, num_steps, step_size, temperature, seed)
+  z, rate = _mala_graph(energy_fn, generator_fn, z, num_steps, step_size, temperature, prior,
+                        seed)
   return MalaResult(z, generator_fn(z, training=False), rate)
 
 
 def data_mala(energy_fn, x, num_steps, step_size, temperature=1.0, seed=None):
-  """MALA directly in data space on U(x) = E(x) / temperature (paper Appendix 7.1)."""
-  energy = lambda s: energy_fn(s, training=False) / temperature
-  x, rate = run_mala(energy, tf.convert_to_tensor(x, tf.float32), num_steps, step_size, seed)
+  """MALA directly in data space on U(x) = E(x) / temperature (paper Appendix 7.1).
+
+  Same arguments as `latent_mala` with the chains' initial data points `x` (typically
+  G(z), as in the paper). Returns MalaResult(z=None, x=x_T, acceptance_rate).
+  """
+  x, num_steps, step_size, temperature, seed = _args(x, num_steps, step_size, temperature, seed)
+  x, rate = _mala_graph(energy_fn, None, x, num_steps, step_size, temperature, "none", seed)
   return MalaResult(None, x, rate)
+
+
+_StepSizeResults = collections.namedtuple("_StepSizeResults", ["inner_results", "step_size"])
+
+
+class _MalaWithStepSizeInResults(tfp.mcmc.TransitionKernel):
+  """tfp's MALA with its (tfp-unit) step size kept in the kernel results.
+
+  tfp's step-size adaptation kernels read and write `step_size` in the kernel results,
+  where MALA does not keep it; this wrapper rebuilds the MALA kernel each step from it.
+  """
+
+  def __init__(self, target_log_prob_fn, step_size):
+    self._target_log_prob_fn = target_log_prob_fn
+    self._step_size = step_size
+    self._parameters = dict(target_log_prob_fn=target_log_prob_fn, step_size=step_size)
+
+  def _mala(self, step_size):
+    return tfp.mcmc.MetropolisAdjustedLangevinAlgorithm(self._target_log_prob_fn, step_size)
+
+  @property
+  def is_calibrated(self):
+    return True
+
+  def one_step(self, current_state, previous_kernel_results, seed=None):
+    state, inner = self._mala(previous_kernel_results.step_size).one_step(
+        current_state, previous_kernel_results.inner_results, seed=seed)
+    return state, previous_kernel_results._replace(inner_results=inner)
+
+  def bootstrap_results(self, init_state):
+    step_size = tf.convert_to_tensor(self._step_size, init_state.dtype)
+    return _StepSizeResults(self._mala(step_size).bootstrap_results(init_state), step_size)
+
+
+@tf.function
+def _adapt_graph(energy_fn, generator_fn, state, num_steps, step_size, temperature, prior,
+                 seed, target_accept_prob):
+  energy = _energy(energy_fn, generator_fn, temperature, prior)
+  kernel = tfp.mcmc.DualAveragingStepSizeAdaptation(
+      _MalaWithStepSizeInResults(lambda s: -energy(s), tfp_step_size(step_size)),
+      num_adaptation_steps=num_steps, target_accept_prob=target_accept_prob)
+  seed = _seed_or_random(seed)
+  results = kernel.bootstrap_results(state)
+  accepted = tf.zeros(tf.shape(state)[:1], state.dtype)
+
+  def body(i, state, results, accepted):
+    state, results = kernel.one_step(state, results,
+                                     seed=tf.random.experimental.stateless_fold_in(seed, i))
+    is_accepted = results.inner_results.inner_results.is_accepted
+    return i + 1, state, results, accepted + tf.cast(is_accepted, state.dtype)
+
+  _, state, results, accepted = tf.while_loop(lambda i, *_: i < num_steps, body,
+                                              (tf.constant(0), state, results, accepted))
+  # Dual averaging's final answer is the averaged iterate, not the last exploratory step.
+  adapted = tf.reshape(tf.exp(results.log_averaging_step), [])
+  adapted = tf.where(num_steps > 0, adapted, tfp_step_size(step_size))
+  rate = accepted / tf.maximum(tf.cast(num_steps, state.dtype), 1.0)
+  return state, paper_step_size(adapted), rate
+
+
+def adapt_step_size(energy_fn, state, num_steps, step_size, generator_fn=None,
+                    temperature=1.0, prior="none", target_accept_prob=TARGET_ACCEPT_PROB,
+                    seed=None):
+  """Burn-in that tunes alpha towards `target_accept_prob` (tfp dual averaging).
+
+  Runs `num_steps` MALA steps from `state` (latents if `generator_fn` is given, else data
+  points) while `tfp.mcmc.DualAveragingStepSizeAdaptation` adapts one step size shared by
+  all chains (log-mean-exp of their acceptance probabilities), starting from alpha =
+  `step_size`. Use the returned step size, fixed, for the sampling run that follows.
+
+  Returns:
+    AdaptationResult(state=the chains after burn-in, step_size=adapted alpha (scalar),
+    acceptance_rate=per-chain acceptance during burn-in).
+  """
+  _check_prior(prior)
+  if not 0.0 < target_accept_prob < 1.0:
+    raise ValueError(f"target_accept_prob must be in (0, 1), got {target_accept_prob}")
+  state, num_steps, step_size, temperature, seed = _args(state, num_steps, step_size,
+                                                         temperature, seed)
+  if step_size.shape.rank != 0:
+    raise ValueError(f"adapt_step_size tunes one scalar step size, got shape {step_size.shape}")
+  return AdaptationResult(*_adapt_graph(energy_fn, generator_fn, state, num_steps, step_size,
+                                        temperature, prior, seed,
+                                        tf.constant(target_accept_prob, tf.float32)))
 
 
 class LatentMALA:
   """The n_mcmc hook of Algorithm 1: `sampler(energy, generator, z) -> (z, acceptance)`."""
 
   def __init__(self, num_steps, step_size, temperature=1.0, prior="none"):
+    _check_prior(prior)
     self.num_steps, self.step_size = int(num_steps), float(step_size)
     self.temperature, self.prior = float(temperature), prior
 

@@ -1,0 +1,242 @@
+"""Tests of engan_tf.mcmc: the step-size mapping, exactness on Gaussian targets, adaptation,
+MALA inside (distributed) training, on a trained toy model, and the sample.py CLI."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from engan_tf import mcmc
+from engan_tf import training
+from engan_tf.metrics import toy as toy_metrics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A non-isotropic Gaussian target exp(-E) with E(x) = (x - m)^T P (x - m) / 2, P = S^-1.
+MEAN = np.array([1.0, -0.5])
+COV = np.array([[1.0, 0.6], [0.6, 0.5]])
+PRECISION = np.linalg.inv(COV)
+
+
+def quadratic_energy(x, training=False):
+  del training
+  d = x - tf.constant(MEAN, tf.float32)
+  return 0.5 * tf.reduce_sum(tf.matmul(d, tf.constant(PRECISION, tf.float32)) * d, axis=-1)
+
+
+def identity_generator(z, training=False):
+  del training
+  return z
+
+
+def grad_energy(x):
+  return (x - MEAN) @ PRECISION
+
+
+def test_step_size_mapping_matches_paper_proposal():
+  """tfp's MALA proposal for one step is N(z - alpha grad U(z), 2 alpha I), and its
+  log acceptance ratio is the paper's MH rule for that proposal."""
+  alpha, n = 0.1, 20000
+  z0 = np.array([0.3, -0.7])
+  kernel = mcmc.mala_kernel(quadratic_energy, alpha)
+  state = tf.constant(np.tile(z0, (n, 1)), tf.float32)
+  _, results = kernel.one_step(state, kernel.bootstrap_results(state), seed=[3, 4])
+  proposal = results.proposed_state.numpy().astype(np.float64)
+
+  expected_mean = z0 - alpha * grad_energy(z0)
+  se = np.sqrt(2 * alpha / n)  # standard error of each mean coordinate
+  np.testing.assert_allclose(proposal.mean(0), expected_mean, atol=5 * se)
+  # The drift alpha * grad U is ~0.16 per coordinate here, far beyond 5 standard errors, so
+  # step_size = alpha or 4 alpha in tfp units would fail.
+  assert np.abs(alpha * grad_energy(z0)).min() > 20 * se
+  var_se = 2 * alpha * np.sqrt(2 / n)
+  np.testing.assert_allclose(np.cov(proposal.T), 2 * alpha * np.eye(2), atol=5 * var_se)
+
+  def energy(x):
+    return quadratic_energy(tf.constant(x, tf.float32)).numpy().astype(np.float64)
+
+  def log_q(to, frm):  # log N(to; frm - alpha grad U(frm), 2 alpha I), up to a constant
+    return -((to - frm + alpha * grad_energy(frm)) ** 2).sum(-1) / (4 * alpha)
+
+  z = np.tile(z0, (n, 1))
+  expected_log_ratio = energy(z) - energy(proposal) + log_q(z, proposal) - log_q(proposal, z)
+  np.testing.assert_allclose(results.log_accept_ratio.numpy(), expected_log_ratio,
+                             rtol=1e-3, atol=1e-3)
+
+
+def _gaussian_case(case):
+  """(run the chains, expected mean, expected covariance) for each documented option."""
+  prior_precision = PRECISION + np.eye(2)
+  cases = {
+      # G = identity: U(z) = E(z), so z ~ N(MEAN, COV).
+      "latent": (dict(), MEAN, COV),
+      # U = E / T: the covariance scales by T.
+      "latent_temperature2": (dict(temperature=2.0), MEAN, 2.0 * COV),
+      # U = E + |z|^2 / 2: precision P + I, mean (P + I)^-1 P m.
+      "latent_gaussian_prior": (dict(prior="gaussian"),
+                                np.linalg.solve(prior_precision, PRECISION @ MEAN),
+                                np.linalg.inv(prior_precision)),
+      "data": (dict(), MEAN, COV),
+  }
+  return cases[case]
+
+
+@pytest.mark.parametrize(
+    "case", ["latent", "latent_temperature2", "latent_gaussian_prior", "data"])
+def test_samples_match_gaussian_target(case):
+  options, mean, cov = _gaussian_case(case)
+  chains, steps, alpha = 4000, 300, 0.1
+  # Burn-in: the slowest direction contracts by (1 - alpha * lambda_min(precision)) per step
+  # (the precision is at most PRECISION, at least PRECISION / 2 here).
+  assert (1 - alpha * np.linalg.eigvalsh(PRECISION / 2).min()) ** steps < 1e-3
+  z0 = tf.zeros([chains, 2])
+  if case == "data":
+    result = mcmc.data_mala(quadratic_energy, z0, steps, alpha, seed=11, **options)
+  else:
+    result = mcmc.latent_mala(quadratic_energy, identity_generator, z0, steps, alpha, seed=11,
+                              **options)
+    np.testing.assert_allclose(result.x.numpy(), result.z.numpy())
+  samples = result.x.numpy().astype(np.float64)
+  # The chains are independent, so the final states are `chains` iid draws: 5 standard
+  # errors of the sample mean and covariance (Gaussian: var(S_ij) = (S_ii S_jj + S_ij^2)/n).
+  mean_se = np.sqrt(np.diag(cov) / chains)
+  np.testing.assert_array_less(np.abs(samples.mean(0) - mean), 5 * mean_se)
+  cov_se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / chains)
+  np.testing.assert_array_less(np.abs(np.cov(samples.T) - cov), 5 * cov_se)
+  rate = result.acceptance_rate.numpy()
+  assert rate.shape == (chains,)
+  assert 0.3 < rate.mean() < 1.0
+
+
+def test_acceptance_falls_as_step_size_grows():
+  # Start at stationarity so every step size sees the same states.
+  z0 = tf.constant(np.random.default_rng(0).multivariate_normal(MEAN, COV, 2000), tf.float32)
+  rates = [mcmc.latent_mala(quadratic_energy, identity_generator, z0, 50, alpha,
+                            seed=5).acceptance_rate.numpy().mean()
+           for alpha in (0.01, 0.03, 0.1, 0.3, 1.0)]
+  assert np.all(np.diff(rates) < 0), rates
+  assert rates[0] > 0.95 and rates[-1] < 0.3, rates
+
+
+def test_adaptation_reaches_target_acceptance():
+  z0 = tf.zeros([2000, 2])
+  burn = mcmc.adapt_step_size(quadratic_energy, z0, 300, step_size=0.001,
+                              generator_fn=identity_generator, seed=7)
+  alpha = float(burn.step_size.numpy())
+  assert burn.step_size.shape == () and alpha > 0.01  # grew from a too-small start
+  result = mcmc.latent_mala(quadratic_energy, identity_generator, burn.state, 200, alpha,
+                            seed=8)
+  assert abs(result.acceptance_rate.numpy().mean() - mcmc.TARGET_ACCEPT_PROB) < 0.05
+  # Data space and a lower target give a smaller step.
+  low = mcmc.adapt_step_size(quadratic_energy, z0, 300, 0.001, target_accept_prob=0.9, seed=7)
+  assert float(low.step_size.numpy()) < alpha
+
+
+def test_num_steps_tensor_does_not_retrace_and_bad_options_fail():
+  z0 = tf.zeros([10, 2])
+  mcmc.latent_mala(quadratic_energy, identity_generator, z0, 3, 0.1, seed=1)
+  traces = mcmc._mala_graph.experimental_get_tracing_count()
+  for steps in (1, 5, 7):
+    mcmc.latent_mala(quadratic_energy, identity_generator, z0, steps, 0.2 * steps, seed=steps)
+  assert mcmc._mala_graph.experimental_get_tracing_count() == traces
+  # Called eagerly, run_mala still runs its loop as one graph.
+  state, rate = mcmc.run_mala(quadratic_energy, z0, 4, 0.1, seed=[1, 2])
+  assert state.shape == (10, 2) and rate.shape == (10,)
+  zero = mcmc.latent_mala(quadratic_energy, identity_generator, z0, 0, 0.1)
+  np.testing.assert_array_equal(zero.z.numpy(), z0.numpy())
+  with pytest.raises(ValueError, match="prior must be one of"):
+    mcmc.latent_mala(quadratic_energy, identity_generator, z0, 1, 0.1, prior="laplace")
+  with pytest.raises(ValueError, match="target_accept_prob"):
+    mcmc.adapt_step_size(quadratic_energy, z0, 1, 0.1, target_accept_prob=1.5)
+
+
+def test_latent_mala_in_a_saved_model(tmp_path):
+  """The export path: latent_mala with a tensor num_steps inside a SavedModel signature."""
+  module = tf.Module()
+  module.shift = tf.Variable(MEAN, dtype=tf.float32)
+  energy = lambda x, training=False: 0.5 * tf.reduce_sum(tf.square(x - module.shift), -1)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, 2]), tf.TensorSpec([], tf.int32)])
+  def sample(z, num_steps):
+    result = mcmc.latent_mala(energy, identity_generator, z, num_steps, 0.1)
+    return {"x": result.x, "acceptance_rate": result.acceptance_rate}
+
+  module.sample = sample
+  tf.saved_model.save(module, str(tmp_path / "sm"))
+  loaded = tf.saved_model.load(str(tmp_path / "sm"))
+  out = loaded.sample(tf.zeros([3000, 2]), tf.constant(200))
+  np.testing.assert_allclose(out["x"].numpy().mean(0), MEAN, atol=0.1)
+  assert 0.5 < out["acceptance_rate"].numpy().mean() < 1.0
+
+
+def test_mirrored_training_with_mcmc_steps(tmp_path):
+  assert len(tf.config.list_logical_devices("CPU")) == 2
+  summary = training.train(training.TrainConfig(
+      dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
+      strategy="mirrored", mcmc_steps=2, train_steps=2, steps_per_epoch=1, eval_every=0,
+      verbose=0))
+  assert summary["step"] == 2
+  events = tf.io.gfile.glob(str(tmp_path / "run" / "tensorboard" / "*"))
+  tags = set()
+  for path in events:
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  assert "train/mcmc_acceptance" in tags
+
+
+@pytest.fixture(scope="module")
+def toy_model_dir(tmp_path_factory):
+  """A short 25gaussians run (narrow networks, so it and its evaluation take seconds)."""
+  model_dir = str(tmp_path_factory.mktemp("toy") / "run")
+  training.train(training.TrainConfig(
+      dataset="25gaussians", model_dir=model_dir, dim=64, batch_size=128, learning_rate=1e-3,
+      train_steps=200, steps_per_epoch=100, eval_every=0, verbose=0))
+  return model_dir
+
+
+def test_latent_mala_keeps_sample_quality_on_trained_toy(toy_model_dir):
+  _, source, model = training.restore(toy_model_dir)
+  density = source.toy_density
+  n = 5000
+  z = tf.random.stateless_normal([n, model.latent_dim], [1, 2])
+  before = toy_metrics.mode_statistics(model.generator(z).numpy(), density.mode_centers,
+                                       density.mode_std)
+  result = mcmc.latent_mala(model.energy, model.generator, z, 30, 0.01, seed=3)
+  after = toy_metrics.mode_statistics(result.x.numpy(), density.mode_centers, density.mode_std)
+  rate = float(result.acceptance_rate.numpy().mean())
+  print(f"\ntrained toy: high-quality share {before['high_quality_fraction']:.3f} -> "
+        f"{after['high_quality_fraction']:.3f}, modes {before['modes_covered']} -> "
+        f"{after['modes_covered']}, acceptance {rate:.3f}")
+  p = before["high_quality_fraction"]
+  # Not lower, up to 3 standard errors of a difference of two shares of n samples.
+  assert after["high_quality_fraction"] >= p - 3 * np.sqrt(2 * p * (1 - p) / n)
+  assert 0.2 < rate <= 1.0
+
+
+def test_sample_cli(toy_model_dir, tmp_path):
+  out = tmp_path / "samples"
+  cmd = [sys.executable, os.path.join(ROOT, "sample.py"), f"--model_dir={toy_model_dir}",
+         "--num_samples=500", "--mcmc_steps=12", "--step_size=0.01", "--adapt_step_size=10",
+         "--chunk_steps=8", f"--output_dir={out}", "--seed=3"]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+  assert proc.returncode == 0, proc.stderr
+  assert "mean acceptance rate" in proc.stdout
+  samples, latents = np.load(out / "samples.npy"), np.load(out / "latents.npy")
+  assert samples.shape == (500, 2) and latents.shape == (500, 2)
+  assert np.all(np.isfinite(samples))
+  assert (out / "samples.png").stat().st_size > 1000
+
+  data_out = tmp_path / "data"
+  proc = subprocess.run(cmd[:-2] + [f"--output_dir={data_out}", "--space=data"],
+                        capture_output=True, text=True, env=env, timeout=300)
+  assert proc.returncode == 0, proc.stderr
+  assert np.load(data_out / "samples.npy").shape == (500, 2)
+  assert not (data_out / "latents.npy").exists()
+
+  bad = subprocess.run(cmd[:2] + [f"--model_dir={tmp_path / 'missing'}"], capture_output=True,
+                       text=True, env=env, timeout=120)
+  assert bad.returncode != 0 and "config.json not found" in bad.stderr
