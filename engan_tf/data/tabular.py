@@ -30,6 +30,7 @@ Example:
 
 import csv
 import dataclasses
+import gzip
 import io
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -87,9 +88,8 @@ def _open_text(path):
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f"{path} not found")
   raw = tf.io.gfile.GFile(path, "rb")
-  if path.endswith(".gz"):
-    import gzip  # pylint: disable=g-import-not-at-top
-    raw = gzip.GzipFile(fileobj=raw)
+  # GzipFile and BytesIO give TextIOWrapper the file protocol that GFile lacks.
+  raw = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else io.BytesIO(raw.read())
   return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
@@ -171,7 +171,7 @@ def binary_labels(values, path, column, anomaly_value=None):
   bad = np.flatnonzero(~(is_true | is_false))
   if bad.size:
     raise TabularDataError(
-        f"{path}: data row {bad[0] + 1}, column {column!r}: label {values[bad[0]]!r} is not "
+        f"{path}: data row {bad[0] + 1}, column {column!r}: label {str(values[bad[0]])!r} is not "
         f"one of 0/1/true/false (1 = anomaly)")
   return is_true.astype(np.int64)
 
