@@ -55,13 +55,13 @@ def test_fractional_ties_flag_exactly_the_share_and_equal_random_tie_breaking():
   # Monte Carlo over random orders of the tied rows, scored by sklearn.
   rng = np.random.RandomState(0)
   f1s = []
-  for _ in range(2000):
+  for _ in range(400):
     order = np.lexsort((rng.rand(len(scores)), -scores))
     flagged = np.zeros(len(scores), int)
     flagged[order[:20]] = 1
     f1s.append(skm.f1_score(labels, flagged))
   # F1 is linear in TP here (flagged count fixed), so the expectations agree.
-  assert got["f1"] == pytest.approx(np.mean(f1s), abs=5e-3)
+  assert got["f1"] == pytest.approx(np.mean(f1s), abs=1e-2)  # ~4 standard errors
 
 
 def test_bad_inputs_are_rejected():
