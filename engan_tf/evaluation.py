@@ -54,3 +54,12 @@ def evaluate_toy(model, source, final, num_samples=10_000):
       model.energy, true_x, points_per_axis=640 if final else 256))
   picture = visualize.density_picture(model.energy, samples[:2000], density.mode_centers)
   return Evaluation(metrics, picture)
+
+
+@register_evaluator("tabular")
+@register_evaluator("image_anomaly")
+def evaluate_anomaly(model, source, final):
+  """Both decision functions on the held-out test set (engan_tf.anomaly)."""
+  del final  # the same (full test set) evaluation every time
+  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
+  return Evaluation(anomaly.evaluate(model, source), None)

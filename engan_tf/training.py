@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engan_tf import anomaly
 from engan_tf import data as data_lib
 from engan_tf import evaluation
 from engan_tf import model as model_lib
@@ -233,6 +234,7 @@ def restore(model_dir, source=None, data_dir=None):
   if latest is None:
     raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train it first")
   make_checkpoint(model).restore(latest).expect_partial()
+  anomaly.load_threshold(model_dir, source)  # the fitted anomaly threshold, if any
   return config, source, model
 
 
@@ -362,6 +364,7 @@ def train(config: TrainConfig):
   final = callback.run_eval(step, final=True)
   if final.picture is not None:
     visualize.save_png(final.picture, os.path.join(config.model_dir, "samples.png"))
+  anomaly.save_threshold(source, config.model_dir, step)  # no-op unless thresholds were fit
   summary = {"step": step, "final_eval": final.metrics}
   _write_json(os.path.join(config.model_dir, "final_eval.json"), summary)
   writer.flush()

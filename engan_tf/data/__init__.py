@@ -98,3 +98,8 @@ def _toy_loader(density):
 
 for _name, _density in toy.TOY_DENSITIES.items():
   register_dataset(_name)(_toy_loader(_density))
+
+# Data sets in their own modules register themselves on import (after the registry exists).
+from engan_tf.data import kdd  # noqa: E402,F401  pylint: disable=g-import-not-at-top
+from engan_tf.data import mnist  # noqa: E402,F401  pylint: disable=g-import-not-at-top
+from engan_tf.data import tabular  # noqa: E402,F401  pylint: disable=g-import-not-at-top

@@ -64,3 +64,8 @@ def _mlp_family(g_hidden, et_hidden):
 register_networks("mlp512")(_mlp_family((512, 512, 512), (512, 512, 512)))
 # KDD99 (Zenati et al. 2018): G 64-128-out with ReLU; E and T 256-128-128 LeakyReLU(0.2).
 register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))
+
+# MNIST / StackedMNIST anomaly detection and samples: DCGAN-style convnets (networks/dcgan.py).
+from engan_tf.networks import dcgan  # noqa: E402  pylint: disable=g-import-not-at-top
+
+register_networks("dcgan28")(dcgan.build)

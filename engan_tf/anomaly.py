@@ -1,0 +1,123 @@
+"""Anomaly scores of a trained energy, their evaluation, and the fitted threshold.
+
+Two decision functions (higher = more anomalous):
+  "score_norm": ||grad_x E(x)||^2   (the paper's, Section 5.4)
+  "energy":     E(x)
+
+Evaluation (`evaluate`, run by the training driver every `eval_every` epochs and by
+evaluate.py) scores the held-out test set and reports, per decision function, precision/recall/F1
+with the top 20% of test scores flagged (the KDD99 protocol's 80th-percentile threshold;
+`engan_tf.metrics.anomaly.at_share`, fractional ties), the share flagged, AUROC, AUPRC,
+and F1 at the threshold fit on training scores.
+
+The anomaly threshold of a decision function is the `THRESHOLD_QUANTILE` (0.95) quantile of
+its scores on (up to 50,000 fixed) training rows: all training rows are normal, so about
+5% of normal records are flagged. It is set in `source.extras["anomaly_threshold"]`
+(score_norm) and `source.extras["anomaly_thresholds"]` (both), and saved as
+`model_dir/anomaly_threshold.json`:
+
+  {"step": 42500, "quantile": 0.95, "decision_function": "score_norm",
+   "threshold": 1.2e-3, "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
+
+`training.restore` reads it back into the extras, so export finds it there.
+
+Example:
+  >>> scores = score(model.energy, source.extras["x_test"])
+  >>> scores["score_norm"].shape
+  (247011,)
+"""
+
+import json
+import os
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from engan_tf import losses
+from engan_tf.metrics import anomaly as metrics
+
+DECISION_FUNCTIONS = ("score_norm", "energy")
+DEFAULT_DECISION_FUNCTION = "score_norm"
+THRESHOLD_FILE = "anomaly_threshold.json"
+THRESHOLD_QUANTILE = 0.95
+PROTOCOL_SHARE = 0.2  # flag the top 20% of the test scores (the 80th percentile threshold)
+_MAX_TRAIN_ROWS = 50_000
+
+_SCORE_FNS = weakref.WeakKeyDictionary()
+
+
+def _score_fn(energy):
+  if energy not in _SCORE_FNS:
+    _SCORE_FNS[energy] = tf.function(
+        lambda x: losses.energy_and_score_norm(energy, x, training=False), reduce_retracing=True)
+  return _SCORE_FNS[energy]
+
+
+def score(energy, x, batch=8192):
+  """{"energy": E(x), "score_norm": ||grad_x E(x)||^2}, float64 numpy [n] each."""
+  fn = _score_fn(energy)
+  parts = [fn(tf.constant(x[i:i + batch])) for i in range(0, len(x), batch)]
+  return {"energy": np.concatenate([p[0].numpy() for p in parts]).astype(np.float64),
+          "score_norm": np.concatenate([p[1].numpy() for p in parts]).astype(np.float64)}
+
+
+def _train_rows(x_train):
+  if len(x_train) <= _MAX_TRAIN_ROWS:
+    return x_train
+  return x_train[np.random.RandomState(0).choice(len(x_train), _MAX_TRAIN_ROWS, replace=False)]
+
+
+def fit_thresholds(energy, x_train, quantile=THRESHOLD_QUANTILE):
+  """{decision function: its `quantile` quantile on the training rows}."""
+  train_scores = score(energy, _train_rows(x_train))
+  return {name: float(np.quantile(train_scores[name], quantile)) for name in DECISION_FUNCTIONS}
+
+
+def evaluate(model, source):
+  """Metrics of both decision functions on source.extras' test set; sets the thresholds."""
+  extras = source.extras
+  thresholds = fit_thresholds(model.energy, extras["x_train"])
+  extras["anomaly_thresholds"] = thresholds
+  extras["anomaly_threshold"] = thresholds[DEFAULT_DECISION_FUNCTION]
+  test_scores = score(model.energy, extras["x_test"])
+  labels = extras.get("y_test")
+  result = {}
+  for name in DECISION_FUNCTIONS:
+    s = test_scores[name]
+    if labels is not None:
+      for key, value in metrics.summary(labels, s, share=PROTOCOL_SHARE).items():
+        result[f"{name}/{key}"] = value
+      # The reference's rule (score >= 80th percentile): how much it would over-flag.
+      result[f"{name}/flagged_share_inclusive"] = metrics.at_share(
+          labels, s, PROTOCOL_SHARE, ties="inclusive")["flagged_share"]
+      at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="inclusive")
+      result[f"{name}/f1_at_train_threshold"] = at_train["f1"]
+    result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s >= thresholds[name]))
+  return result
+
+
+def save_threshold(source, model_dir, step):
+  """Writes model_dir/anomaly_threshold.json if the source has fitted thresholds."""
+  thresholds = source.extras.get("anomaly_thresholds")
+  if not thresholds:
+    return None
+  record = {"step": int(step), "quantile": THRESHOLD_QUANTILE,
+            "decision_function": DEFAULT_DECISION_FUNCTION,
+            "threshold": thresholds[DEFAULT_DECISION_FUNCTION], "thresholds": thresholds}
+  path = os.path.join(model_dir, THRESHOLD_FILE)
+  with tf.io.gfile.GFile(path, "w") as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+  return path
+
+
+def load_threshold(model_dir, source):
+  """Reads model_dir/anomaly_threshold.json (if any) into source.extras; returns it."""
+  path = os.path.join(model_dir, THRESHOLD_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    record = json.load(f)
+  source.extras["anomaly_thresholds"] = record["thresholds"]
+  source.extras["anomaly_threshold"] = record["threshold"]
+  return record

@@ -1,0 +1,304 @@
+"""Tabular data for anomaly detection: CSV parsing, the fitted preprocessing, the split.
+
+A table is read column by column (`read_csv`): numeric columns become float64 arrays,
+categorical ones (and the label) string arrays. Every error names the file, line and
+column. The feature vector of a record is
+
+  x = minmax( [numeric columns in file order] ++ [one-hot of each categorical column] )
+
+built as Keras preprocessing layers (`build_preprocessing`): a `StringLookup` per
+categorical column (vocabulary = the sorted values seen in the file; an unseen value
+encodes as all zeros), then a `Normalization` layer holding the min-max scaling
+(x - min) / (max - min) fit on the training rows only (a constant column keeps scale 1, as
+scikit-learn's MinMaxScaler does). The result is a `keras.Model` from a dict of raw column
+tensors (shape [batch]) to [batch, num_features], so an exported scorer can take raw
+records.
+
+Split (`anomaly_split`): a 50/50 random split with a fixed seed; training keeps only the
+normal records of its half; the test half is kept whole, or its anomalies are subsampled
+to a share rho (the KDD99 protocol's rho = 0.2 adaptation).
+
+Both `--dataset=kddcup99` (a CSV with a known schema) and `--dataset=csv` (a user's file)
+are built by `tabular_source`.
+
+Example:
+  >>> schema, columns = read_csv("flows.csv", categorical=["proto"], label_column="attack")
+  >>> prep = build_preprocessing(schema, columns, train_rows=np.arange(1000))
+  >>> prep({c: tf.constant(v[:5]) for c, v in columns.items() if c != "attack"}).shape
+  TensorShape([5, num_features])
+"""
+
+import csv
+import dataclasses
+import gzip
+import io
+from typing import Dict, Optional, Sequence, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engan_tf import data as data_lib
+
+_CHUNK_ROWS = 50_000  # rows parsed at a time: bounds the memory of Python string objects
+_TRUE = ("1", "1.0", "true", "yes")
+_FALSE = ("0", "0.0", "false", "no")
+
+
+class TabularDataError(ValueError):
+  """A malformed CSV file, an unknown column or a bad value (names line and column)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSchema:
+  """The columns of a table in file order, which are categorical, and the label column."""
+  columns: Tuple[str, ...]
+  categorical: Tuple[str, ...] = ()
+  label_column: Optional[str] = None
+
+  @property
+  def feature_columns(self):
+    return tuple(c for c in self.columns if c != self.label_column)
+
+  @property
+  def numeric_columns(self):
+    return tuple(c for c in self.feature_columns if c not in self.categorical)
+
+  @property
+  def categorical_columns(self):
+    return tuple(c for c in self.feature_columns if c in self.categorical)
+
+  def raw_feature_spec(self):
+    """{column: tf dtype} of the raw features, in file order (tf.string or tf.float32)."""
+    return {c: tf.string if c in self.categorical else tf.float32 for c in self.feature_columns}
+
+  def check(self, where):
+    known = set(self.columns)
+    for name in tuple(self.categorical) + ((self.label_column,) if self.label_column else ()):
+      if name not in known:
+        raise TabularDataError(f"{where}: unknown column {name!r}; the columns are: "
+                               f"{', '.join(self.columns)}")
+    if len(set(self.columns)) != len(self.columns):
+      raise TabularDataError(f"{where}: duplicate column names in {list(self.columns)}")
+    if not self.feature_columns:
+      raise TabularDataError(f"{where}: no feature columns left besides the label")
+
+
+def _open_text(path):
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(f"{path} not found")
+  raw = tf.io.gfile.GFile(path, "rb")
+  # GzipFile and BytesIO give TextIOWrapper the file protocol that GFile lacks.
+  raw = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else io.BytesIO(raw.read())
+  return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _to_float(values, path, first_line, column):
+  try:
+    return np.asarray(values, dtype=np.float64)
+  except ValueError:
+    for i, v in enumerate(values):  # slow path only to name the offending row
+      try:
+        float(v)
+      except ValueError:
+        raise TabularDataError(
+            f"{path}: line {first_line + i}, column {column!r}: {v!r} is not a number. "
+            f"A text column must be listed as categorical (--categorical_columns)."
+        ) from None
+    raise
+
+
+def read_csv(path, schema: Optional[TableSchema] = None, categorical: Sequence[str] = (),
+             label_column: Optional[str] = None):
+  """Reads a CSV file (optionally .gz) into (schema, {column: np.ndarray}).
+
+  With `schema` the file has no header and must have exactly those columns; without, the
+  first line is the header and `categorical`/`label_column` name columns in it. Numeric
+  columns are float64; categorical and label columns are str arrays (surrounding spaces
+  stripped).
+  """
+  with _open_text(path) as f:
+    reader = csv.reader(f)
+    line = 0
+    if schema is None:
+      header = next(reader, None)
+      line += 1
+      if not header or not any(h.strip() for h in header):
+        raise TabularDataError(f"{path}: the file is empty (expected a header line)")
+      schema = TableSchema(tuple(h.strip() for h in header), tuple(categorical or ()),
+                           label_column or None)
+    schema.check(str(path))
+    width = len(schema.columns)
+    text_columns = set(schema.categorical) | {schema.label_column}
+    parts = {c: [] for c in schema.columns}
+    chunk = []
+
+    def flush(first_line):
+      for j, (name, values) in enumerate(zip(schema.columns, zip(*chunk))):
+        if name in text_columns:
+          parts[name].append(np.asarray([v.strip() for v in values], dtype=str))
+        else:
+          parts[name].append(_to_float(values, path, first_line, name))
+      chunk.clear()
+
+    first = line + 1
+    for row in reader:
+      line += 1
+      if not row:  # blank line: skipped, as most CSV readers do
+        continue
+      if len(row) != width:
+        raise TabularDataError(f"{path}: line {line}: expected {width} fields "
+                               f"({', '.join(schema.columns[:4])}, ...), got {len(row)}")
+      if not chunk:
+        first = line
+      chunk.append(row)
+      if len(chunk) >= _CHUNK_ROWS:
+        flush(first)
+    if chunk:
+      flush(first)
+  if not parts[schema.columns[0]]:
+    raise TabularDataError(f"{path}: no data rows")
+  return schema, {c: np.concatenate(p) for c, p in parts.items()}
+
+
+def binary_labels(values, path, column, anomaly_value=None):
+  """1 = anomaly. `anomaly_value` given: equality with it; else 0/1/true/false text."""
+  values = np.asarray(values)
+  if anomaly_value is not None:
+    return (values == anomaly_value).astype(np.int64)
+  lower = np.char.lower(values.astype(str))
+  is_true, is_false = np.isin(lower, _TRUE), np.isin(lower, _FALSE)
+  bad = np.flatnonzero(~(is_true | is_false))
+  if bad.size:
+    raise TabularDataError(
+        f"{path}: data row {bad[0] + 1}, column {column!r}: label {str(values[bad[0]])!r} is not "
+        f"one of 0/1/true/false (1 = anomaly)")
+  return is_true.astype(np.int64)
+
+
+@keras.saving.register_keras_serializable(package="engan_tf")
+class OneHot(keras.layers.Layer):
+  """One-hot of a string column over a fixed vocabulary; unseen values give all zeros."""
+
+  def __init__(self, vocabulary, **kwargs):
+    super().__init__(**kwargs)
+    self.vocabulary = [str(v) for v in vocabulary]
+    self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, num_oov_indices=1,
+                                            output_mode="one_hot")
+
+  def call(self, inputs):
+    return self.lookup(inputs)[:, 1:]  # drop the out-of-vocabulary slot
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], len(self.vocabulary))
+
+  def get_config(self):
+    return {**super().get_config(), "vocabulary": self.vocabulary}
+
+
+def build_preprocessing(schema: TableSchema, columns: Dict[str, np.ndarray], train_rows,
+                        name="preprocessing"):
+  """The fitted raw-record -> feature-vector `keras.Model` (see the module docstring).
+
+  Vocabularies come from all rows of `columns` (no labels involved); the min-max scaling
+  from `train_rows` only.
+  """
+  inputs = {c: keras.Input(shape=(), dtype=dtype.name, name=c)
+            for c, dtype in schema.raw_feature_spec().items()}
+  parts = [keras.layers.Reshape((1,), name=f"{c}_column")(inputs[c])
+           for c in schema.numeric_columns]
+  parts += [OneHot(np.unique(columns[c]), name=f"{c}_onehot")(inputs[c])
+            for c in schema.categorical_columns]
+  concat = (keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0])
+  unscaled = keras.Model(inputs, concat)
+  train_x = apply_preprocessing(unscaled, schema, columns, train_rows)
+  low, high = train_x.min(axis=0), train_x.max(axis=0)
+  span = np.where(high > low, high - low, 1.0)  # constant column: (x - min), like sklearn
+  scaled = keras.layers.Normalization(mean=low, variance=span**2, name="minmax")(concat)
+  return keras.Model(inputs, scaled, name=name)
+
+
+def apply_preprocessing(preprocessing, schema, columns, rows=None, batch=100_000):
+  """preprocessing(raw records) as float32 numpy for the given rows (all by default)."""
+  spec = schema.raw_feature_spec()
+  n = len(columns[schema.columns[0]])
+  rows = np.arange(n) if rows is None else np.asarray(rows)
+  out = []
+  for i in range(0, len(rows), batch):
+    idx = rows[i:i + batch]
+    feed = {c: tf.constant(columns[c][idx].astype(np.float32 if d == tf.float32 else str))
+            for c, d in spec.items()}
+    out.append(np.asarray(preprocessing(feed)))
+  return np.concatenate(out).astype(np.float32)
+
+
+def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None):
+  """(train_rows, test_rows): 50/50 split; train keeps normal rows; test optionally at rho.
+
+  The first half of a seeded permutation (floor(n/2) rows) trains; with
+  `test_anomaly_share` = rho the test half keeps all its normal rows and at most
+  int(n_normal * rho / (1 - rho)) of its anomalies (all of them when fewer exist).
+  """
+  is_anomaly = np.asarray(is_anomaly).astype(bool)
+  rng = np.random.RandomState(split_seed)
+  perm = rng.permutation(len(is_anomaly))
+  train_half, test_half = perm[:len(perm) // 2], perm[len(perm) // 2:]
+  train_rows = train_half[~is_anomaly[train_half]]
+  if test_anomaly_share is not None:
+    normal, anomalous = test_half[~is_anomaly[test_half]], test_half[is_anomaly[test_half]]
+    keep = int(len(normal) * test_anomaly_share / (1 - test_anomaly_share))
+    anomalous = rng.permutation(anomalous)[:keep]
+    test_half = rng.permutation(np.concatenate([normal, anomalous]))
+  return train_rows, test_half
+
+
+def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomaly_share=None,
+                   default_latent_dim=32, source_path=None):
+  """The `DataSource` of a parsed table (KDD99 or a user's CSV): see the module docstring.
+
+  Without labels (`is_anomaly` None) every row of the training half trains and the test
+  half is kept unlabelled (the evaluator then reports the share flagged only).
+  """
+  labelled = is_anomaly is not None
+  if not labelled:
+    is_anomaly = np.zeros(len(columns[schema.columns[0]]), np.int64)
+  train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share)
+  if len(train_rows) < 2:
+    raise TabularDataError(f"{source_path or name}: only {len(train_rows)} normal training rows")
+  preprocessing = build_preprocessing(schema, columns, train_rows)
+  x_train = apply_preprocessing(preprocessing, schema, columns, train_rows)
+  x_test = apply_preprocessing(preprocessing, schema, columns, test_rows)
+
+  def train_dataset(batch_size, n_critic, seed):
+    return data_lib.array_train_dataset(x_train, batch_size, n_critic, seed)
+
+  extras = {
+      "x_train": x_train,
+      "x_test": x_test,
+      "y_test": is_anomaly[test_rows] if labelled else None,
+      "test_anomaly_share": float(np.mean(is_anomaly[test_rows])) if labelled else None,
+      "preprocessing": preprocessing,
+      "raw_feature_spec": schema.raw_feature_spec(),
+      "schema": schema,
+  }
+  return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
+                             default_networks="kdd", default_latent_dim=default_latent_dim,
+                             extras=extras)
+
+
+@data_lib.register_dataset("csv")
+def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categorical_columns=None,
+             split_seed=42, **unused):
+  """A user's CSV (with a header line): --data_path, --label_column, --categorical_columns.
+
+  The label column (optional) holds 0/1 or true/false, 1 = anomaly.
+  """
+  del data_dir, seed, unused
+  if not data_path:
+    raise ValueError("--dataset=csv needs --data_path=FILE.csv")
+  schema, columns = read_csv(data_path, categorical=categorical_columns or (),
+                             label_column=label_column)
+  labels = (binary_labels(columns[label_column], data_path, label_column)
+            if label_column else None)
+  return tabular_source("csv", schema, columns, labels, split_seed=split_seed,
+                        source_path=data_path)

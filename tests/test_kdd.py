@@ -1,0 +1,106 @@
+"""KDD Cup 99 preprocessing on the real file, and a short training run that detects anomalies."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from engan_tf import anomaly
+from engan_tf import data as data_lib
+from engan_tf import training
+from engan_tf.data import kdd
+from engan_tf.data import tabular
+
+
+@pytest.fixture(scope="module")
+def kdd_dir():
+  path = os.environ.get("ENGAN_TF_TEST_DATA")
+  if not path or not os.path.isdir(path):
+    pytest.skip("set ENGAN_TF_TEST_DATA to the shared data directory to run this test")
+  return path
+
+
+@pytest.fixture(scope="module")
+def raw(kdd_dir):
+  return kdd.read(kdd_dir)  # parsed once per session: 494,021 rows
+
+
+@pytest.fixture(scope="module")
+def source(raw):
+  assert "kddcup99" in data_lib.dataset_names()  # load_dataset("kddcup99") = read + this
+  return kdd.source_from_table(*raw)
+
+
+def test_file_has_the_documented_records(raw):
+  schema, columns, is_anomaly = raw
+  assert len(columns["duration"]) == 494_021
+  assert int(is_anomaly.sum()) == 97_278  # `normal.` records: the anomaly class
+  assert set(np.unique(columns["protocol_type"])) == {"icmp", "tcp", "udp"}
+
+
+def test_split_sizes_and_anomaly_share(raw, source):
+  _, _, is_anomaly = raw
+  train_rows, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)
+  assert len(test_rows) == 247_011  # the whole test half: it has fewer normals than rho allows
+  train_half = np.setdiff1d(np.arange(494_021), test_rows)
+  assert len(train_half) == 247_010
+  assert len(train_rows) == 247_010 - int(is_anomaly[train_half].sum())
+  assert not is_anomaly[train_rows].any()  # trains on non-`normal.` records only
+  assert len(np.intersect1d(train_rows, test_rows)) == 0
+  extras = source.extras
+  assert source.data_shape == (121,)
+  assert extras["x_train"].shape == (len(train_rows), 121)
+  assert extras["x_test"].shape == (247_011, 121)
+  share = extras["y_test"].mean()
+  assert 0.19 < share <= 0.2 and share == pytest.approx(extras["test_anomaly_share"])
+
+
+def test_train_features_are_min_max_scaled(source):
+  x = source.extras["x_train"]
+  assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
+  span = x.max(axis=0) - x.min(axis=0)
+  non_constant = span > 0
+  np.testing.assert_allclose(x.min(axis=0), 0.0, atol=1e-6)
+  np.testing.assert_allclose(x.max(axis=0)[non_constant], 1.0, atol=1e-5)
+  assert source.extras["x_test"].max() > 1.0  # scaled with the training fit, not clipped
+
+
+def test_preprocessing_model_maps_raw_records_to_the_same_features(raw, source):
+  schema, columns, is_anomaly = raw
+  spec = source.extras["raw_feature_spec"]
+  assert list(spec) == list(kdd.COLUMNS[:-1])  # file order, label excluded
+  assert spec["service"] == tf.string and spec["duration"] == tf.float32
+  _, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)
+  rows = test_rows[:64]
+  feed = {c: tf.constant(columns[c][rows].astype(str if d == tf.string else np.float32))
+          for c, d in spec.items()}
+  features = source.extras["preprocessing"](feed)
+  np.testing.assert_allclose(features.numpy(), source.extras["x_test"][:64], atol=1e-6)
+  # An unseen category encodes as all zeros in its block; the width stays 121.
+  feed["service"] = tf.constant(["never_seen"] * 64)
+  assert source.extras["preprocessing"](feed).shape == (64, 121)
+
+
+def test_short_training_run_beats_a_random_scorer(source, tmp_path):
+  config = training.resolve(training.TrainConfig(
+      dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, lambda_penalty=1e5,
+      batch_size=256, jit_compile=False, verbose=0), source)
+  model = training.build_model(config, source)
+  model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=300, epochs=1, verbose=0)
+  metrics = anomaly.evaluate(model, source)
+  random_scores = np.random.RandomState(0).rand(len(source.extras["y_test"]))
+  random_f1 = anomaly.metrics.at_share(source.extras["y_test"], random_scores, 0.2)["f1"]
+  assert random_f1 < 0.25
+  assert metrics["score_norm/f1"] > random_f1 + 0.4
+  assert metrics["score_norm/flagged_share"] == pytest.approx(0.2, abs=1e-4)
+  # The threshold fit on training scores is stored for export and read back by restore.
+  thresholds = source.extras["anomaly_thresholds"]
+  assert source.extras["anomaly_threshold"] == thresholds["score_norm"]
+  train_scores = anomaly.score(model.energy, source.extras["x_train"][:20_000])["score_norm"]
+  assert np.mean(train_scores > thresholds["score_norm"]) == pytest.approx(0.05, abs=0.02)
+  path = anomaly.save_threshold(source, str(tmp_path), step=300)
+  loaded = anomaly.load_threshold(str(tmp_path), data_lib.DataSource(
+      "x", "tabular", (121,), None))
+  assert loaded["threshold"] == pytest.approx(source.extras["anomaly_threshold"])
+  assert os.path.basename(path) == anomaly.THRESHOLD_FILE

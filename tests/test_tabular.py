@@ -1,0 +1,93 @@
+"""The CSV data set (--dataset=csv): preprocessing, split and the errors a user can act on."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from engan_tf import data as data_lib
+from engan_tf.data import tabular
+
+HEADER = "bytes,proto,flag,duration,is_attack\n"
+
+
+def _write(tmp_path, text, name="flows.csv"):
+  path = tmp_path / name
+  path.write_text(text)
+  return str(path)
+
+
+def _table(n=200, seed=0):
+  rng = np.random.RandomState(seed)
+  lines = [HEADER]
+  for i in range(n):
+    attack = int(i % 5 == 0)
+    lines.append(f"{rng.randint(0, 1000) + 5000 * attack},{['tcp', 'udp'][i % 2]},"
+                 f"{['SF', 'REJ', 'S0'][i % 3]},{rng.rand():.3f},{attack}\n")
+  return "".join(lines)
+
+
+def test_csv_source_one_hot_scaling_and_split(tmp_path):
+  path = _write(tmp_path, _table())
+  source = data_lib.load_dataset("csv", data_path=path, label_column="is_attack",
+                                 categorical_columns=["proto", "flag"])
+  extras = source.extras
+  # 2 numeric + 2 (proto) + 3 (flag) one-hot columns; the label is not a feature.
+  assert source.data_shape == (7,)
+  assert list(extras["raw_feature_spec"]) == ["bytes", "proto", "flag", "duration"]
+  x_train = extras["x_train"]
+  assert len(x_train) + len(extras["x_test"]) < 200  # training keeps normal rows only
+  assert len(extras["x_test"]) == 100  # the test half is kept whole
+  np.testing.assert_allclose(x_train.min(axis=0), 0.0, atol=1e-6)
+  np.testing.assert_allclose(x_train.max(axis=0), 1.0, atol=1e-6)
+  # Attacks (bytes >= 5000) lie outside the training range of the scaled bytes column.
+  attacks = extras["y_test"] == 1
+  assert attacks.any() and (extras["x_test"][attacks, 0] > 1.0).all()
+  batch = next(iter(source.train_dataset(8, 2, 0)))
+  assert batch.shape == (8, 2, 7)
+
+
+def test_csv_without_label_trains_on_the_whole_half(tmp_path):
+  path = _write(tmp_path, _table(100))
+  source = data_lib.load_dataset("csv", data_path=path, categorical_columns=["proto", "flag"])
+  assert source.extras["y_test"] is None
+  assert len(source.extras["x_train"]) == 50
+  # The label-less file's is_attack column is just another numeric feature here.
+  assert source.data_shape == (8,)
+
+
+def test_unseen_category_encodes_as_zeros(tmp_path):
+  path = _write(tmp_path, _table(50))
+  feed = {"bytes": tf.constant([1.0]), "proto": tf.constant(["icmp"]),
+          "flag": tf.constant(["SF"]), "duration": tf.constant([0.5])}
+  schema, columns = tabular.read_csv(path, categorical=["proto", "flag"],
+                                     label_column="is_attack")
+  prep = tabular.build_preprocessing(schema, columns, np.arange(50))
+  out = prep(feed).numpy()
+  assert out.shape == (1, 7)
+  np.testing.assert_array_equal(out[0, 2:4], [0.0, 0.0])  # proto block: icmp unseen
+
+
+@pytest.mark.parametrize("text,options,message", [
+    (HEADER + "1,tcp,SF,0.1,0\n2,udp,SF,0.2\n", {}, r"line 3: expected 5 fields.*got 4"),
+    (HEADER + "1,tcp,SF,0.1,0\n2,udp,SF,abc,1\n", {},
+     r"line 3, column 'duration': 'abc' is not a number"),
+    (HEADER + "1,tcp,SF,0.1,0\n", {"categorical_columns": ["protocol"]},
+     r"unknown column 'protocol'"),
+    (HEADER + "1,tcp,SF,0.1,0\n", {"label_column": "label"}, r"unknown column 'label'"),
+    (HEADER + "1,tcp,SF,0.1,0\n2,udp,SF,0.2,maybe\n", {},
+     r"data row 2, column 'is_attack': label 'maybe' is not one of 0/1/true/false"),
+    ("", {}, r"empty"),
+    (HEADER, {}, r"no data rows"),
+])
+def test_csv_errors_name_the_row_and_column(tmp_path, text, options, message):
+  path = _write(tmp_path, text)
+  kwargs = {"label_column": "is_attack", "categorical_columns": ["proto", "flag"], **options}
+  with pytest.raises(tabular.TabularDataError, match=message):
+    data_lib.load_dataset("csv", data_path=path, **kwargs)
+
+
+def test_csv_needs_an_existing_path(tmp_path):
+  with pytest.raises(ValueError, match="--data_path"):
+    data_lib.load_dataset("csv")
+  with pytest.raises(FileNotFoundError, match="not found"):
+    data_lib.load_dataset("csv", data_path=str(tmp_path / "missing.csv"))
