@@ -9,6 +9,7 @@ TensorBoard: tensorboard --logdir=<model_dir>/tensorboard
 """
 
 import dataclasses
+import os
 import sys
 
 from absl import app
@@ -81,8 +82,10 @@ def main(argv):
     print(f"train.py: error: {e}", file=sys.stderr)
     sys.exit(2)
   print("final evaluation:", ", ".join(f"{k}={v:.4g}" for k, v in summary["final_eval"].items()))
-  print(f"results in {FLAGS.model_dir or 'runs/' + FLAGS.dataset}: samples.png, "
-        "final_eval.json, eval.jsonl, tensorboard/")
+  model_dir = FLAGS.model_dir or f"runs/{FLAGS.dataset}"
+  results = [name for name in ("samples.png", "final_eval.json", "eval.jsonl", "tensorboard")
+             if os.path.exists(os.path.join(model_dir, name))]
+  print(f"results in {model_dir}: {', '.join(results)}")
 
 
 if __name__ == "__main__":
