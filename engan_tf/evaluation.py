@@ -54,3 +54,18 @@ def evaluate_toy(model, source, final, num_samples=10_000):
       model.energy, true_x, points_per_axis=640 if final else 256))
   picture = visualize.density_picture(model.energy, samples[:2000], density.mode_centers)
   return Evaluation(metrics, picture)
+
+
+@register_evaluator("image")
+def evaluate_image(model, source, final, grid_samples=64):
+  """A grid of samples; on StackedMNIST with a classifier, modes and KL (26 x 10^n samples)."""
+  from engan_tf.metrics import modes  # image metrics need the classifier code only here
+  metrics = {}
+  classifier_path = source.extras.get("mode_classifier")
+  if classifier_path:
+    classifier = modes.mnist_classifier.load_classifier(classifier_path)
+    num_stacks = source.extras["num_stacks"]
+    samples = generate(model, modes.samples_per_evaluation(num_stacks))
+    metrics.update(modes.mode_statistics_of_samples(classifier, samples))
+  picture = visualize.image_grid(generate(model, grid_samples))
+  return Evaluation(metrics, picture)

@@ -92,3 +92,6 @@ def _toy_loader(density):
 
 for _name, _density in toy.TOY_DENSITIES.items():
   register_dataset(_name)(_toy_loader(_density))
+
+
+from engan_tf.data import images  # noqa: E402,F401  (registers the image data sets)

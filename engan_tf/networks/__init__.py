@@ -15,7 +15,9 @@ Networks`; `build_networks(name, ...)` looks it up. Example:
 import collections
 from typing import Callable, Dict
 
+from engan_tf.networks import dcgan64
 from engan_tf.networks import mlp
+from engan_tf.networks import sngan
 
 Networks = collections.namedtuple("Networks", ["energy", "generator", "statistics"])
 
@@ -64,3 +66,7 @@ def _mlp_family(g_hidden, et_hidden):
 register_networks("mlp512")(_mlp_family((512, 512, 512), (512, 512, 512)))
 # KDD99 (Zenati et al. 2018): G 64-128-out with ReLU; E and T 256-128-128 LeakyReLU(0.2).
 register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))
+# CIFAR-10 (paper appendix 7.2): the "standard CNN" of Miyato et al. (2018).
+register_networks("sngan32")(sngan.build)
+# CelebA 64x64: DCGAN-style.
+register_networks("dcgan64")(dcgan64.build)
