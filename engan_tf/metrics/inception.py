@@ -59,7 +59,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
   if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
     raise ValueError(f"mismatched statistics: {mu1.shape} vs {mu2.shape}, "
                      f"{sigma1.shape} vs {sigma2.shape}")
-  covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+  covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
   if not np.isfinite(covmean).all():
     offset = np.eye(len(sigma1)) * eps
     covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
