@@ -7,10 +7,11 @@ Where the pixels come from (`data_dir` is the --data_dir flag):
   mnist, stacked_mnist*  engan_tf.data.mnist.load_mnist_arrays: the IDX files in data_dir
                          or data_dir/mnist; otherwise TFDS "mnist" (downloads).
   cifar10                cifar10_lossless_subset.npz in data_dir or data_dir/cifar10-subset
-                         (a smoke-test slice); otherwise TFDS "cifar10" with data_dir as the
-                         TFDS data directory (a prepared one, or downloads).
-  celeb_a                TFDS "celeb_a" (data_dir as the TFDS directory), 108x108 centre
-                         crop resized to 64x64, streamed (too large to hold in memory).
+                         (a smoke-test slice); otherwise TFDS "cifar10".
+  celeb_a                TFDS "celeb_a", 108x108 centre crop resized to 64x64, streamed
+                         (too large to hold in memory).
+For TFDS, a given data_dir is a prepared TFDS data directory (never downloaded into);
+without data_dir TFDS downloads and prepares the data in its default directory.
 
 StackedMNIST (Metz et al. 2016; Srivastava et al. 2017): an image is n MNIST training
 digits, drawn independently and uniformly, stacked as the n channels of a 28x28xn image;
@@ -61,16 +62,21 @@ def _find(data_dir, filenames, subdir):
   return None
 
 
-def _tfds_arrays(name, splits, data_dir, image_key="image"):
+def _tfds_arrays(name, splits, data_dir):
   """[(images uint8, labels)] of whole TFDS splits, in memory."""
   import tensorflow_datasets as tfds  # only the TFDS paths need it
   try:
-    loaded = tfds.load(name, split=list(splits), data_dir=data_dir, batch_size=-1)
+    loaded = tfds.load(name, split=list(splits), data_dir=data_dir, as_supervised=True,
+                       download=data_dir is None)
   except Exception as e:  # no network, no prepared directory, ...
     raise FileNotFoundError(
         f"could not load TFDS {name!r} (data_dir={data_dir!r}): {e}. Pass --data_dir with a "
         f"prepared TFDS directory or the data set's local files.") from e
-  return [(tfds.as_numpy(split)[image_key], tfds.as_numpy(split)["label"]) for split in loaded]
+  arrays = []
+  for split in loaded:  # batched reads (batch_size=-1 crashes on generator-backed splits)
+    batches = list(tfds.as_numpy(split.batch(4096)))
+    arrays.append(tuple(np.concatenate([b[i] for b in batches]) for i in (0, 1)))
+  return arrays
 
 
 def mnist_arrays(data_dir=None):
@@ -195,7 +201,7 @@ def load_celeb_a(data_dir=None, seed=0, **unused):
   def split(name, shuffle_seed=None):
     try:
       read_config = tfds.ReadConfig(shuffle_seed=shuffle_seed)
-      ds = tfds.load("celeb_a", split=name, data_dir=data_dir,
+      ds = tfds.load("celeb_a", split=name, data_dir=data_dir, download=data_dir is None,
                      shuffle_files=shuffle_seed is not None, read_config=read_config)
     except Exception as e:
       raise FileNotFoundError(
