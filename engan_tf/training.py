@@ -80,6 +80,8 @@ class TrainConfig:
       raise ValueError(f"--beta_1 and --beta_2 must be in [0, 1), got {self.beta_1}, {self.beta_2}")
     if self.model not in MODELS:
       raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+    if self.model == "wgan_gp" and self.mcmc_steps:
+      raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
     if self.steps_per_epoch % self.steps_per_execution:
