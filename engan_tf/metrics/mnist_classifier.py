@@ -66,8 +66,8 @@ def load_classifier(path):
   return keras.models.load_model(path)
 
 
-def predict_digits(classifier, images, batch_size=10_000):
-  """Digits (int64 [n]) of [n, 28, 28, 1] float images in [-1, 1]."""
+def predict_digits(classifier, images, batch_size=2000):
+  """Digits (int64 [n]) of [n, 28, 28, 1] float images in [-1, 1], in batches (bounded memory)."""
   images = np.asarray(images, np.float32)
   out = [np.argmax(classifier(images[i:i + batch_size], training=False), axis=-1)
          for i in range(0, len(images), batch_size)]

@@ -25,7 +25,7 @@ def samples_per_evaluation(num_stacks):
   return 26 * 10 ** num_stacks
 
 
-def classify_stacks(classifier, samples, batch_size=10_000):
+def classify_stacks(classifier, samples, batch_size=2000):
   """[N, 28, 28, n] images in [-1, 1] -> digits [N, n]: each channel classified alone."""
   samples = np.asarray(samples, np.float32)
   if samples.ndim != 4 or samples.shape[1:3] != (28, 28):
@@ -50,7 +50,7 @@ def mode_statistics(modes, num_modes):
   return {"modes": int(hit.sum()), "kl": kl, "num_samples": int(modes.size)}
 
 
-def mode_statistics_of_samples(classifier, samples, batch_size=10_000):
+def mode_statistics_of_samples(classifier, samples, batch_size=2000):
   """Mode statistics of generated StackedMNIST samples [N, 28, 28, n] in [-1, 1]."""
   digits = classify_stacks(classifier, samples, batch_size)
   return mode_statistics(images_lib.mode_index(digits), 10 ** digits.shape[1])
