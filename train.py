@@ -41,7 +41,8 @@ flags.DEFINE_integer("mcmc_steps", _D.mcmc_steps,
                      "Latent MALA steps before each negative phase (n_mcmc).")
 flags.DEFINE_float("mcmc_step_size", _D.mcmc_step_size,
                    "Latent MALA step size alpha (paper units).")
-flags.DEFINE_enum("strategy", _D.strategy, list(training.STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_enum("strategy", _D.strategy, list(training.STRATEGIES),
+                  "tf.distribute strategy (multi_worker_mirrored reads TF_CONFIG).")
 flags.DEFINE_integer("seed", _D.seed, "Random seed.")
 flags.DEFINE_integer("steps_per_epoch", _D.steps_per_epoch,
                      "Generator steps between checkpoints and summaries.")
@@ -49,6 +50,8 @@ flags.DEFINE_integer("eval_every", _D.eval_every, "Epochs between evaluations (0
 flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution,
                      "Generator steps per tf.function call.")
 flags.DEFINE_bool("jit_compile", _D.jit_compile, "XLA-compile the train step (one device).")
+flags.DEFINE_integer("num_threads", _D.num_threads,
+                     "CPU threads for TensorFlow (0: TensorFlow's default, all cores).")
 flags.DEFINE_integer("verbose", _D.verbose, "Keras verbosity: 0 silent, 1 progress bar, 2 lines.")
 # Data-set options, passed to the data set's loader when given.
 flags.DEFINE_integer("anomaly_digit", None, "mnist_anomaly: the held-out (anomalous) digit.")

@@ -58,6 +58,9 @@ class EnGAN(keras.Model):
     self.rng = tf.random.Generator.from_seed(seed)
     names = self.metric_names() + (("mcmc_acceptance",) if latent_sampler else ())
     self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+    # The three networks arrive built; marking the wrapper built keeps Keras from tracing
+    # `call` on a training batch (whose shape is not G's input) to build it.
+    self.built = True
 
   def metric_names(self):
     """Names of the values `critic_loss` and `generator_update` report."""
@@ -115,7 +118,12 @@ class EnGAN(keras.Model):
       self._update_trackers(values)
 
     self._update_trackers(self.generator_update(noise, batch, scale))
-    return {name: tracker.result() for name, tracker in self._trackers.items()}
+    results = {name: tracker.result() for name, tracker in self._trackers.items()}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras reduces multi-worker step outputs with strategy.reduce(MEAN, axis=0), which
+      # needs an axis to reduce: give each replica's scalar one.
+      results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
 
   def _update_trackers(self, values):
     for name, value in values.items():

@@ -29,7 +29,7 @@ from engan_tf import model as model_lib
 from engan_tf import networks as networks_lib
 from engan_tf import visualize
 
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 MODELS = ("engan", "wgan_gp")
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
 _IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model")
@@ -65,6 +65,7 @@ class TrainConfig:
   eval_every: int = 5  # epochs between evaluations (0: only at the end)
   steps_per_execution: int = 1
   jit_compile: bool = True  # XLA on one device; never under MirroredStrategy (fails on CPU)
+  num_threads: int = 0  # CPU threads for TensorFlow's op pools; 0 = TensorFlow's default
   verbose: int = 1
 
   def validate(self):
@@ -94,11 +95,69 @@ class TrainConfig:
 
 
 def make_strategy(name):
-  if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+  """The tf.distribute strategy for --strategy.
+
+  multi_worker_mirrored reads the cluster from the TF_CONFIG environment variable, as
+  TensorFlow documents (every worker runs the same command with its own TF_CONFIG); tpu
+  resolves the TPU from the environment (TPU VMs, Colab).
+  """
   if name == "default":
     return tf.distribute.get_strategy()
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker_mirrored":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy=multi_worker_mirrored needs the TF_CONFIG environment "
+                       "variable (see README, 'Training on several machines')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "tpu":
+    try:
+      resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+      tf.config.experimental_connect_to_cluster(resolver)
+      tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as e:
+      raise ValueError(f"--strategy=tpu found no TPU on this machine ({e})") from e
+    return tf.distribute.TPUStrategy(resolver)
   raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+
+
+def is_chief(strategy):
+  """True on the one worker that writes the run's files (always, without a cluster)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+
+
+def writable_dir(model_dir, strategy):
+  """model_dir on the chief; a private temporary directory on the other workers.
+
+  Every worker of a MultiWorkerMirroredStrategy must take part in a save (the variables'
+  values are gathered collectively), but only the chief's copy is kept (TensorFlow's
+  multi-worker checkpointing recipe).
+  """
+  if is_chief(strategy):
+    return model_dir
+  resolver = strategy.cluster_resolver
+  return os.path.join(model_dir, "workertemp", f"{resolver.task_type}_{resolver.task_id}")
+
+
+def distributed_dataset(source, config, strategy, start):
+  """The training data for `strategy`; with several input pipelines, one shard each.
+
+  Each pipeline (one per worker) builds the same stream at the per-worker batch size and
+  keeps every k-th element, so workers never see the same minibatch.
+  """
+  seed = config.seed + start  # a resumed run draws a different (reproducible) stream
+  if strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
+    def dataset_fn(ctx):
+      per_replica = ctx.get_per_replica_batch_size(config.batch_size)
+      ds = source.train_dataset(per_replica, config.n_critic, seed)
+      return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+    return strategy.distribute_datasets_from_function(dataset_fn)
+  return source.train_dataset(config.batch_size, config.n_critic, seed)
 
 
 def _latent_sampler(config):
@@ -197,9 +256,10 @@ def _all_finite(model):
 class _Training(keras.callbacks.Callback):
   """Checkpoints, divergence guard, TensorBoard summaries and evaluations of one run."""
 
-  def __init__(self, config, source, manager, writer):
+  def __init__(self, config, source, manager, writer, chief=True):
     super().__init__()
     self.config, self.source, self.manager, self.writer = config, source, manager, writer
+    self.chief = chief  # only the chief evaluates and writes the run's files
     self.eval_log = os.path.join(config.model_dir, "eval.jsonl")
     self._t0 = None
     self._step0 = None
@@ -232,7 +292,7 @@ class _Training(keras.callbacks.Callback):
         tf.summary.scalar(f"train/{name}", float(value))
       tf.summary.scalar("train/steps_per_second", steps_per_s)
     n_epoch = step // self.config.steps_per_epoch
-    if self.config.eval_every and n_epoch % self.config.eval_every == 0 \
+    if self.chief and self.config.eval_every and n_epoch % self.config.eval_every == 0 \
         and step < self.config.train_steps:
       self.run_eval(step, final=False)
 
@@ -251,55 +311,70 @@ class _Training(keras.callbacks.Callback):
 
 
 def train(config: TrainConfig):
-  """Trains (or resumes) the run in config.model_dir; returns a summary dict."""
+  """Trains (or resumes) the run in config.model_dir.
+
+  Returns {"step": final step, "final_eval": metrics (empty on non-chief workers),
+  "model": the trained EnGAN}.
+  """
   config.validate()
+  if config.num_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(config.num_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(config.num_threads)
   strategy = make_strategy(config.strategy)
+  chief = is_chief(strategy)
   source = data_lib.load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
                                  **config.dataset_options)
   config = resolve(config, source)
   _check_same_run(config, config.model_dir)
-  tf.io.gfile.makedirs(config.model_dir)
-  _write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
+  out_dir = writable_dir(config.model_dir, strategy)
+  tf.io.gfile.makedirs(out_dir)
+  if chief:
+    _write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
 
   with strategy.scope():
     model = build_model(config, source)
   checkpoint = make_checkpoint(model)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.model_dir, "checkpoints"),
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"),
                                        max_to_keep=3)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+  # Every worker resumes from the chief's last checkpoint.
+  latest = tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints"))
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
   start = int(model.g_optimizer.iterations.numpy())
-  writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
-  callback = _Training(config, source, manager, writer)
+  writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
+  callback = _Training(config, source, manager, writer, chief)
 
   if start < config.train_steps:
-    if config.verbose:
+    if config.verbose and chief:
       print(f"{'resuming at' if start else 'starting'} generator step {start} of "
             f"{config.train_steps} in {config.model_dir}")
-    # A resumed run draws a different (but reproducible) data stream.
-    dataset = source.train_dataset(config.batch_size, config.n_critic, config.seed + start)
+    dataset = distributed_dataset(source, config, strategy, start)
     spe = config.steps_per_epoch
+    verbose = config.verbose if chief else 0
     if start % spe:  # only when --steps_per_epoch changed between runs: realign
       model.fit(dataset, steps_per_epoch=min(spe - start % spe, config.train_steps - start),
-                epochs=1, callbacks=[callback], verbose=config.verbose)
+                epochs=1, callbacks=[callback], verbose=verbose)
       start = callback.step()
     if start < config.train_steps:
       model.fit(dataset, steps_per_epoch=spe, epochs=math.ceil(config.train_steps / spe),
-                initial_epoch=start // spe, callbacks=[callback], verbose=config.verbose)
-  elif config.verbose:
+                initial_epoch=start // spe, callbacks=[callback], verbose=verbose)
+  elif config.verbose and chief:
     print(f"{config.model_dir} already at step {start} >= --train_steps={config.train_steps}")
 
+  callback.set_model(model)
   step = callback.step()
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-    callback.model = model
     if not _all_finite(model):
       raise TrainingDiverged(f"a weight is non-finite at step {step}; nothing was saved")
     manager.save(checkpoint_number=step)
-  callback.set_model(model)
+  writer.flush()
+  if not chief:
+    tf.io.gfile.rmtree(out_dir)  # the chief's copy is the run's
+    return {"step": step, "final_eval": {}, "model": model}
   final = callback.run_eval(step, final=True)
   if final.picture is not None:
     visualize.save_png(final.picture, os.path.join(config.model_dir, "samples.png"))
   summary = {"step": step, "final_eval": final.metrics}
   _write_json(os.path.join(config.model_dir, "final_eval.json"), summary)
   writer.flush()
-  return summary
+  return {**summary, "model": model}

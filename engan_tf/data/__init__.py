@@ -34,7 +34,13 @@ class DataSource:
   default_latent_dim: int = 2
   toy_density: Optional[toy.ToyDensity] = None
   # Held-out data and anything a task's evaluation needs (labels, preprocessing, ...).
+  # The keys the SavedModel export reads are listed in engan_tf/export.py.
   extras: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # Model space <-> the data's own scale, as TF functions on a batch (e.g. images trained in
+  # [-1, 1] but stored in [0, 1]); the exported SavedModels take and return data in the data's
+  # own scale. None is the identity.
+  to_data_scale: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
+  from_data_scale: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
 
 
 _LOADERS: Dict[str, Callable[..., DataSource]] = {}

@@ -38,9 +38,10 @@ def _eight_centers():
 
 
 def _mixture_sampler(centers, std):
-  centers_t = tf.constant(centers, tf.float32)
-
+  # No TensorFlow op at import time: MultiWorkerMirroredStrategy must configure the
+  # runtime before the first op runs.
   def sample(seed, n):
+    centers_t = tf.constant(centers, tf.float32)
     seed_idx, seed_noise = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     idx = tf.random.stateless_uniform([n], seed_idx, 0, centers.shape[0], dtype=tf.int32)
     noise = tf.random.stateless_normal([n, 2], seed_noise, stddev=std)

@@ -1,0 +1,382 @@
+"""Exports a trained EnGAN as two TF Serving SavedModels: a sampler and a scorer.
+
+  export_dir/sampler/<version>/          (TF Serving's layout: saved_model.pb, variables/,
+    serving_default = generate             assets.extra/tf_serving_warmup_requests)
+        z float32 [None, latent_dim]  ->  x float32 [None, *data_shape]        x = G(z)
+    sample
+        z float32 [None, latent_dim], mcmc_steps int32 [], step_size float32 []
+        ->  x [None, *data_shape], z [None, latent_dim], acceptance_rate [None]
+        latent MALA on U(z) = E(G(z)) for `mcmc_steps` steps of size alpha = step_size
+        (paper Section 4, `engan_tf.mcmc.latent_mala`), then x = G(z_T).
+  export_dir/scorer/<version>/
+    serving_default = score
+        x float32 [None, *data_shape]  ->  energy [None], score_norm [None]
+        energy = E(x), score_norm = ||grad_x E(x)||^2 (the paper's anomaly decision function)
+    anomaly            (anomaly models: a threshold is known, see below)
+        x  ->  score [None], is_anomaly bool [None]          is_anomaly = score > threshold
+    score_records      (tabular models: a raw-column preprocessing is known, see below)
+        one [None] input per raw column  ->  energy, score_norm[, is_anomaly]
+
+Inputs and outputs are in the data's own scale: `x` goes through
+`source.from_data_scale` before E, and G's output through `source.to_data_scale`
+(both default to the identity). `score_norm` is the gradient's norm in the model's space,
+the quantity the anomaly threshold is fit on. Every signature also checks its inputs' shapes
+inside the graph, because the model server feeds tensors without checking them against the
+signature: a wrong rank or feature count fails with one message naming the expected shape.
+
+What the data side provides (all optional, in `DataSource.extras`):
+  "anomaly_threshold"  float: the decision threshold on the anomaly score, or, to have the
+                       export fit it on training data instead:
+  "anomaly_fit_x"      array [n, *data_shape] in the model's space (normal training data) and
+  "anomaly_quantile"   float in (0, 1): threshold = this quantile of the scores on it.
+  "anomaly_score"      "score_norm" (default, paper Section 5.4) or "energy".
+  "preprocessing"      a Keras layer/model mapping {column: [batch] tensor} to the feature
+                       batch [batch, *data_shape] in the model's space (StringLookup,
+                       Normalization, ...); its variables and lookup tables go in the
+                       SavedModel.
+  "raw_feature_spec"   {column: dtype}, in column order: tf.string (or "string") for
+                       categorical columns, a float or int dtype for the others. Column
+                       names are the signature's input names (letters, digits, "_", ".", "-").
+  "raw_examples"       {column: list of a few raw values}: real records for the warm-up
+                       file (else "" and 0 are sent).
+With "preprocessing" and "raw_feature_spec" the scorer gets `score_records`; with a
+threshold it gets `anomaly` (and `score_records` returns `is_anomaly`). `export(...,
+anomaly_threshold=t)` overrides the data's threshold.
+
+Export reads the checkpoint and never writes to model_dir. Each SavedModel is written to a
+hidden temporary directory next to its version directory (TF Serving ignores names that are
+not numbers) and renamed into place only when both models are complete; an existing version
+is never overwritten.
+
+Example:
+  >>> paths = export("runs/25gaussians", "/tmp/engan_export")
+  >>> paths["scorer"]
+  '/tmp/engan_export/scorer/2000'
+"""
+
+import os
+import re
+import shutil
+import uuid
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engan_tf import losses
+from engan_tf import mcmc
+
+SAMPLER, SCORER = "sampler", "scorer"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+ANOMALY_SCORES = ("score_norm", "energy")
+_COLUMN_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")
+
+
+def default_version(model):
+  """The training step of the checkpoint (generator updates), or 1 before any training."""
+  optimizer = getattr(model, "g_optimizer", None)
+  step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+  return step if step > 0 else 1
+
+
+def _identity(x):
+  return x
+
+
+def _item_shape_string(item_shape):
+  return "[batch" + "".join(f", {d}" for d in item_shape) + "]"
+
+
+def _checked(tensor, item_shape, name):
+  """`tensor`, after a run-time check that its shape is [batch, *item_shape].
+
+  tf.shape and tf.rank would fold to constants from the placeholder's declared shape; the
+  raw ops read the shape of what was actually fed.
+  """
+  shape = tf.raw_ops.Shape(input=tensor)
+  rank_ok = tf.equal(tf.raw_ops.Size(input=shape), 1 + len(item_shape))
+  # Joined as one string, dims compare without broadcasting when the rank is wrong.
+  got_items = tf.strings.reduce_join(tf.strings.as_string(shape[1:]), separator=",")
+  want_items = ",".join(str(d) for d in item_shape)
+  ok = tf.logical_and(rank_ok, tf.equal(got_items, want_items))
+  check = tf.debugging.Assert(ok, [
+      f"input {name} must have shape {_item_shape_string(item_shape)}, got shape", shape])
+  with tf.control_dependencies([check]):
+    return tf.identity(tensor)
+
+
+def _checked_scalar(tensor, name, condition, requirement):
+  shape = tf.raw_ops.Shape(input=tensor)
+  is_scalar = tf.equal(tf.raw_ops.Size(input=shape), 0)
+  check_rank = tf.debugging.Assert(is_scalar, [f"input {name} must be a scalar, got shape",
+                                               shape])
+  with tf.control_dependencies([check_rank]):
+    tensor = tf.identity(tensor)
+  check_value = tf.debugging.Assert(condition(tensor),
+                                    [f"input {name} must be {requirement}, got", tensor])
+  with tf.control_dependencies([check_value]):
+    return tf.identity(tensor)
+
+
+class _ServingModule(tf.Module):
+  """A tf.Module that owns every Keras variable and lookup table its signatures use.
+
+  tf.Module does not find Keras 3 variables by walking a Keras model, so they are listed
+  here; without that, loading the SavedModel in a session fails with "Could not find
+  variable". Keras layers are kept too, which saves their lookup tables (StringLookup).
+  """
+
+  def __init__(self, keras_objects):
+    super().__init__()
+    objects = [obj for obj in keras_objects if obj is not None]
+    # The tf.Variables behind the Keras variables: those are what the graphs capture.
+    self.keras_variables = [getattr(v, "value", v) for obj in objects
+                            if isinstance(obj, keras.layers.Layer) for v in obj.variables]
+    self.keras_objects = [obj for obj in objects
+                          if isinstance(obj, tf.__internal__.tracking.Trackable)]
+
+
+def _energy_and_score_norm(energy, x):
+  e, score_norm = losses.energy_and_score_norm(energy, x, training=False)
+  return tf.cast(e, tf.float32), tf.cast(score_norm, tf.float32)
+
+
+def build_sampler(model, source):
+  """(tf.Module, {signature name: tf.function}): `generate(z)`, `sample(z, steps, alpha)`."""
+  latent_dim = int(model.latent_dim)
+  to_data = source.to_data_scale or _identity
+  module = _ServingModule([model.generator, model.energy, to_data])
+  z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+
+  def generate(z):
+    z = _checked(z, (latent_dim,), "z")
+    return {"x": to_data(model.generator(z, training=False))}
+
+  def sample(z, mcmc_steps, step_size):
+    z = _checked(z, (latent_dim,), "z")
+    mcmc_steps = _checked_scalar(mcmc_steps, "mcmc_steps", lambda n: n >= 0, ">= 0")
+    step_size = _checked_scalar(step_size, "step_size",
+                                lambda a: tf.logical_and(a > 0, tf.math.is_finite(a)),
+                                "finite and > 0")
+    result = mcmc.latent_mala(model.energy, model.generator, z, mcmc_steps, step_size)
+    return {"x": to_data(result.x), "z": result.z, "acceptance_rate": result.acceptance_rate}
+
+  module.generate = tf.function(generate, input_signature=[z_spec])
+  module.sample = tf.function(sample, input_signature=[
+      z_spec, tf.TensorSpec([], tf.int32, name="mcmc_steps"),
+      tf.TensorSpec([], tf.float32, name="step_size")])
+  return module, {"serving_default": module.generate, "generate": module.generate,
+                  "sample": module.sample}
+
+
+def _anomaly_score_name(source):
+  name = source.extras.get("anomaly_score", "score_norm")
+  if name not in ANOMALY_SCORES:
+    raise ValueError(f"extras['anomaly_score'] must be one of {ANOMALY_SCORES}, got {name!r}")
+  return name
+
+
+def fit_anomaly_threshold(model, source, batch_size=4096):
+  """The anomaly threshold for `source`, or None when it is not an anomaly task.
+
+  extras["anomaly_threshold"] if set; else the extras["anomaly_quantile"] quantile of the
+  anomaly score on extras["anomaly_fit_x"] (normal training data, model space).
+  """
+  extras = source.extras
+  if extras.get("anomaly_threshold") is not None:
+    return float(extras["anomaly_threshold"])
+  if extras.get("anomaly_quantile") is None:
+    return None
+  quantile = float(extras["anomaly_quantile"])
+  if not 0 < quantile < 1:
+    raise ValueError(f"extras['anomaly_quantile'] must be in (0, 1), got {quantile}")
+  if extras.get("anomaly_fit_x") is None:
+    raise ValueError("extras['anomaly_quantile'] is set but extras['anomaly_fit_x'] (the data "
+                     "to fit the threshold on) is missing")
+  fit_x = np.asarray(extras["anomaly_fit_x"], np.float32)
+  which = 0 if _anomaly_score_name(source) == "energy" else 1
+  score = tf.function(lambda x: _energy_and_score_norm(model.energy, x)[which])
+  scores = np.concatenate([score(fit_x[i:i + batch_size]).numpy()
+                           for i in range(0, len(fit_x), batch_size)])
+  return float(np.quantile(scores, quantile))
+
+
+def _raw_feature_spec(source):
+  """{column: tf.DType} of a tabular source, or None; checks the column names."""
+  spec = source.extras.get("raw_feature_spec")
+  if spec is None or source.extras.get("preprocessing") is None:
+    return None
+  spec = {column: tf.as_dtype(dtype) for column, dtype in spec.items()}
+  bad = [column for column in spec if not _COLUMN_NAME.match(column)]
+  if bad:
+    raise ValueError(f"raw column names {bad} cannot be signature input names: use letters, "
+                     "digits, '_', '.' and '-' (rename them in the data set's loader)")
+  return spec
+
+
+def build_scorer(model, source, anomaly_threshold=None):
+  """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`.
+
+  `anomaly_threshold` (None: not an anomaly model) is stored in the SavedModel as a
+  variable, so the decision needs nothing outside it.
+  """
+  data_shape = tuple(int(d) for d in source.data_shape)
+  from_data = source.from_data_scale or _identity
+  preprocessing = source.extras.get("preprocessing")
+  raw_spec = _raw_feature_spec(source)
+  module = _ServingModule([model.energy, from_data, preprocessing if raw_spec else None])
+  x_spec = tf.TensorSpec([None, *data_shape], tf.float32, name="x")
+  score_name = _anomaly_score_name(source)
+  if anomaly_threshold is not None:
+    module.anomaly_threshold = tf.Variable(float(anomaly_threshold), trainable=False,
+                                           dtype=tf.float32, name="anomaly_threshold")
+
+  def score_features(features):
+    energy, score_norm = _energy_and_score_norm(model.energy, features)
+    return {"energy": energy, "score_norm": score_norm}
+
+  def score(x):
+    return score_features(from_data(_checked(x, data_shape, "x")))
+
+  module.score = tf.function(score, input_signature=[x_spec])
+  signatures = {"serving_default": module.score, "score": module.score}
+
+  if anomaly_threshold is not None:
+
+    def anomaly(x):
+      value = score(x)[score_name]
+      return {"score": value, "is_anomaly": value > module.anomaly_threshold}
+
+    module.anomaly = tf.function(anomaly, input_signature=[x_spec])
+    signatures["anomaly"] = module.anomaly
+
+  if raw_spec is not None:
+
+    def score_records(records):
+      columns = list(raw_spec)
+      checked = {columns[0]: _checked(records[columns[0]], (), columns[0])}
+      batch = tf.raw_ops.Shape(input=checked[columns[0]])[0]
+      for column in columns[1:]:
+        value = _checked(records[column], (), column)
+        same = tf.debugging.Assert(
+            tf.equal(tf.raw_ops.Shape(input=value)[0], batch),
+            [f"every raw column must hold the same number of records: '{columns[0]}' has",
+             batch, f"'{column}' has", tf.raw_ops.Shape(input=value)[0]])
+        with tf.control_dependencies([same]):
+          checked[column] = tf.identity(value)
+      features = tf.cast(preprocessing(checked), tf.float32)
+      features = _checked(features, data_shape, "preprocessing(records)")
+      outputs = score_features(features)
+      if anomaly_threshold is not None:
+        outputs["is_anomaly"] = outputs[score_name] > module.anomaly_threshold
+      return outputs
+
+    module.score_records = tf.function(score_records, input_signature=[
+        {column: tf.TensorSpec([None], dtype, name=column) for column, dtype in raw_spec.items()}])
+    signatures["score_records"] = module.score_records
+  return module, signatures
+
+
+def _tensor_proto(value, dtype):
+  return tf.make_tensor_proto(np.asarray(value), dtype=dtype)
+
+
+def _predict_log(model_name, signature_name, inputs):
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = model_name
+  request.model_spec.signature_name = signature_name
+  for key, (value, dtype) in inputs.items():
+    request.inputs[key].CopyFrom(_tensor_proto(value, dtype))
+  return prediction_log_pb2.PredictionLog(
+      predict_log=prediction_log_pb2.PredictLog(request=request))
+
+
+def warmup_requests(model, source, module_name, signatures, batch_sizes=(1, 8),
+                    mcmc_steps=2, step_size=0.01):
+  """PredictionLog records that call every signature once per batch size (TF Serving warm-up).
+
+  Scorer inputs are generator samples in the data's scale, so warm-up runs on realistic data.
+  """
+  logs = []
+  to_data = source.to_data_scale or _identity
+  for batch in batch_sizes:
+    z = tf.random.stateless_normal([batch, int(model.latent_dim)], [batch, 0])
+    for name in signatures:
+      if module_name == SAMPLER:
+        inputs = {"z": (z.numpy(), tf.float32)}
+        if name == "sample":
+          inputs.update(mcmc_steps=(mcmc_steps, tf.int32), step_size=(step_size, tf.float32))
+      elif name == "score_records":
+        inputs = _raw_warmup_inputs(source, batch)
+      else:
+        x = to_data(model.generator(z, training=False))
+        inputs = {"x": (np.asarray(x, np.float32), tf.float32)}
+      logs.append(_predict_log(module_name, name, inputs))
+  return logs
+
+
+def _raw_warmup_inputs(source, batch):
+  examples = source.extras.get("raw_examples") or {}
+  inputs = {}
+  for column, dtype in _raw_feature_spec(source).items():
+    values = list(examples.get(column, [])) or ["" if dtype == tf.string else 0]
+    values = [values[i % len(values)] for i in range(batch)]
+    inputs[column] = (np.array(values, dtype=object if dtype == tf.string else
+                               dtype.as_numpy_dtype), dtype)
+  return inputs
+
+
+def _write_warmup(saved_model_dir, logs):
+  path = os.path.join(saved_model_dir, WARMUP_FILE)
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path) as writer:
+    for log in logs:
+      writer.write(log.SerializeToString())
+
+
+def export_model(model, source, export_dir, version, anomaly_threshold=None):
+  """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
+
+  `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
+  (and writes nothing) if either version directory exists.
+  """
+  version = int(version)
+  if version < 1:
+    raise ValueError(f"version must be a positive integer, got {version}")
+  final = {name: os.path.join(export_dir, name, str(version)) for name in (SAMPLER, SCORER)}
+  existing = [path for path in final.values() if tf.io.gfile.exists(path)]
+  if existing:
+    raise FileExistsError(
+        f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
+        "Pass another --version or --export_dir.")
+  if anomaly_threshold is None:
+    anomaly_threshold = fit_anomaly_threshold(model, source)
+  modules = {SAMPLER: build_sampler(model, source),
+             SCORER: build_scorer(model, source, anomaly_threshold)}  # (module, signatures)
+  tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+         for name in final}
+  try:
+    for name, (module, signatures) in modules.items():
+      tf.io.gfile.makedirs(os.path.dirname(tmp[name]))
+      tf.saved_model.save(module, tmp[name], signatures=signatures)
+      _write_warmup(tmp[name], warmup_requests(model, source, name, signatures))
+    for name in final:
+      if tf.io.gfile.exists(final[name]):  # appeared meanwhile: another export raced us
+        raise FileExistsError(f"{final[name]} appeared during the export; not overwriting it")
+    for name in final:
+      tf.io.gfile.rename(tmp[name], final[name])
+  finally:
+    for path in tmp.values():
+      if tf.io.gfile.exists(path):
+        shutil.rmtree(path, ignore_errors=True)
+  return final
+
+
+def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold=None):
+  """Exports the last checkpoint of a train.py model_dir; returns {"sampler": path, ...}."""
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
+  _, source, model = training.restore(model_dir, data_dir=data_dir)
+  version = default_version(model) if version is None else version
+  return export_model(model, source, export_dir, version, anomaly_threshold)

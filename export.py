@@ -1,0 +1,44 @@
+"""Exports a trained model_dir as TF Serving SavedModels (a sampler and a scorer).
+
+  python export.py --model_dir=runs/25gaussians --export_dir=exported
+  # -> exported/sampler/<step>/ and exported/scorer/<step>/   (signatures: engan_tf/export.py)
+  tensorflow_model_server --rest_api_port=8501 --model_config_file=serving/models.config
+
+The version defaults to the checkpoint's training step; an existing version is never
+overwritten. The checkpoint is only read.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+flags.DEFINE_string("model_dir", None, "A model_dir written by train.py.", required=True)
+flags.DEFINE_string("export_dir", None, "Where <export_dir>/{sampler,scorer}/<version> go.",
+                    required=True)
+flags.DEFINE_integer("version", None, "Version directory name (default: the training step).")
+flags.DEFINE_string("data_dir", None, "Local data files (default: the run's --data_dir).")
+flags.DEFINE_float("anomaly_threshold", None,
+                   "Anomaly decision threshold (default: the data set's fitted one).")
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.WARNING)
+  from engan_tf import export as export_lib  # after flag parsing: --help stays fast
+  try:
+    paths = export_lib.export(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version,
+                              data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold)
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
+    print(f"export.py: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  for name, path in paths.items():
+    print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

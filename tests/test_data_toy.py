@@ -1,0 +1,54 @@
+"""The toy densities and their metrics."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from engan_tf import data
+from engan_tf.data import toy
+from engan_tf.metrics import toy as toy_metrics
+
+
+def test_train_dataset_shape_and_determinism():
+  source = data.load_dataset("25gaussians")
+  a = next(iter(source.train_dataset(8, 5, 7)))
+  b = next(iter(source.train_dataset(8, 5, 7)))
+  assert a.shape == (8, 5, 2) and a.dtype == tf.float32
+  np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_unknown_dataset_names_the_choices():
+  with pytest.raises(ValueError, match="unknown dataset 'nope'.*25gaussians"):
+    data.load_dataset("nope")
+
+
+@pytest.mark.parametrize("name,n_modes", [("25gaussians", 25), ("8gaussians", 8)])
+def test_true_samples_cover_every_mode(name, n_modes):
+  density = toy.TOY_DENSITIES[name]
+  x = density.sample(tf.constant([0, 1]), 10_000).numpy()
+  stats = toy_metrics.mode_statistics(x, density.mode_centers, density.mode_std)
+  assert stats["modes_covered"] == n_modes
+  assert stats["high_quality_fraction"] > 0.98  # 3 std in 2-D holds 98.9%
+  assert stats["kl_to_uniform"] < 0.01
+
+
+def test_mixture_geometry_matches_the_reference_setup():
+  np.testing.assert_allclose(toy.TOY_DENSITIES["25gaussians"].mode_centers.max(), 4 / 2.828)
+  np.testing.assert_allclose(np.linalg.norm(toy.TOY_DENSITIES["8gaussians"].mode_centers, axis=1),
+                             2 / 1.414)
+  x = toy.TOY_DENSITIES["swissroll"].sample(tf.constant([0, 1]), 20_000).numpy()
+  radius = np.linalg.norm(x, axis=1) * 7.5  # |(t cos t, t sin t)| = t in [1.5 pi, 4.5 pi]
+  assert 1.5 * np.pi - 1.5 < radius.min() and radius.max() < 4.5 * np.pi + 1.5
+
+
+@pytest.mark.parametrize("name,truth", [("25gaussians", 2.02), ("8gaussians", 3.60)])
+def test_log_likelihood_of_the_true_energy(name, truth):
+  density = toy.TOY_DENSITIES[name]
+  # E = -log p_true: Z = 1, and the mean log-likelihood is the negative entropy.
+  energy = lambda x, training=False: tf.constant(-toy.true_log_prob(density, x.numpy()),
+                                                 tf.float32)
+  x = density.sample(tf.constant([2, 3]), 5000).numpy()
+  result = toy_metrics.log_likelihood(energy, x, points_per_axis=640, outer_half_width=8.0)
+  assert abs(result["log_z"]) < 0.02
+  assert abs(result["log_likelihood"] - truth) < 0.05
+  assert result["mass_outside_inner_box"] < 1e-6

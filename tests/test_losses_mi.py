@@ -1,0 +1,82 @@
+"""The score penalty and the Deep InfoMax (JSD) term."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engan_tf import losses
+from engan_tf import mi
+from engan_tf import networks
+
+
+def test_score_norm_matches_finite_differences():
+  keras.utils.set_random_seed(0)
+  energy = networks.build_networks("mlp512", (3,), 2, dim=16).energy
+  x = np.random.RandomState(0).randn(5, 3)
+  _, sq_norm = losses.energy_and_score_norm(lambda v, training: tf.cast(
+      energy(tf.cast(v, tf.float32)), tf.float64), tf.constant(x))
+  eps = 1e-4
+  fd = np.zeros_like(x)
+  for j in range(3):
+    d = np.zeros(3)
+    d[j] = eps
+    fd[:, j] = (energy(tf.constant(x + d, tf.float32)).numpy().astype(np.float64)
+                - energy(tf.constant(x - d, tf.float32)).numpy()) / (2 * eps)
+  np.testing.assert_allclose(sq_norm.numpy(), (fd ** 2).sum(1), rtol=2e-2)
+
+
+def test_score_penalty_is_differentiable_in_the_weights():
+  energy = networks.build_networks("mlp512", (2,), 2, dim=8).energy
+  x = tf.random.normal([4, 2])
+  with tf.GradientTape() as tape:
+    _, sq_norm = losses.energy_and_score_norm(energy, x, training=True)
+    penalty = tf.reduce_mean(sq_norm)
+  kernels = [v for v in energy.trainable_variables if "kernel" in v.path]
+  grads = tape.gradient(penalty, kernels)  # (biases of the output layer do not move grad_x E)
+  assert all(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
+
+
+def test_energy_loss_is_algorithm_1():
+  e_real = tf.constant([1.0, 2.0])
+  e_fake = tf.constant([4.0, 6.0])
+  sq = tf.constant([0.5, 1.5])
+  assert float(losses.energy_loss(e_real, e_fake, sq, 0.1)) == np.float32(1.5 - 5.0 + 0.1 * 1.0)
+
+
+def test_per_dimension_shuffle_keeps_columns_and_breaks_pairs():
+  z = tf.reshape(tf.range(64 * 4, dtype=tf.float32), [64, 4])
+  z_neg = mi.shuffle_per_dimension(z, tf.random.Generator.from_seed(3)).numpy()
+  for j in range(4):  # each column: the same multiset of values
+    np.testing.assert_array_equal(np.sort(z_neg[:, j]), np.sort(z.numpy()[:, j]))
+  # Rows of z have column j = 4 i + j; a shuffled row mixes source rows.
+  source_rows = (z_neg - np.arange(4)) / 4
+  mixed = (source_rows != source_rows[:, :1]).any(1)
+  assert mixed.mean() > 0.9
+  # The row shuffle keeps rows whole.
+  z_rows = mi.shuffle_rows(z, tf.random.Generator.from_seed(3)).numpy()
+  assert not (((z_rows - np.arange(4)) / 4) != ((z_rows[:, :1]) / 4)).any()
+
+
+def test_jsd_sign_training_t_lowers_l_h_and_raises_the_mi_estimate():
+  keras.utils.set_random_seed(1)
+  rng = np.random.RandomState(0)
+  z = tf.constant(rng.randn(256, 2), tf.float32)
+  x = tf.tanh(z @ tf.constant([[1.0, 0.5], [-0.3, 1.0]]))  # x = f(z): dependent
+  z_neg = mi.shuffle_per_dimension(z, tf.random.Generator.from_seed(0))
+  stats = networks.build_networks("mlp512", (2,), 2, dim=64).statistics
+  opt = keras.optimizers.Adam(1e-3)
+
+  def l_h():
+    return mi.jsd_loss(stats([x, z]), stats([x, z_neg]))
+
+  before = float(l_h())
+  for _ in range(200):
+    with tf.GradientTape() as tape:
+      loss = l_h()
+    opt.apply_gradients(zip(tape.gradient(loss, stats.trainable_variables),
+                            stats.trainable_variables))
+  after = float(l_h())
+  assert after < before - 0.3
+  mi_after = float(mi.jsd_mi_estimate(stats([x, z]), stats([x, z_neg])))
+  # I_JSD = 2 JSD - 2 log 2 lies in [-2 log 2, 0]: -2 log 2 for T = 0, 0 for a perfect critic.
+  assert mi_after == -after and -2 * np.log(2) < -before < mi_after <= 0

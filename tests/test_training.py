@@ -1,0 +1,186 @@
+"""Algorithm 1's training step, distribution, checkpoints, resume, divergence and the CLI."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from engan_tf import data
+from engan_tf import evaluation
+from engan_tf import model as model_lib
+from engan_tf import networks
+from engan_tf import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _sgd_model(n_critic=2):
+  keras.utils.set_random_seed(0)
+  nets = networks.build_networks("mlp512", (2,), 2, dim=16)
+  model = model_lib.EnGAN(*nets, latent_dim=2, n_critic=n_critic, lambda_penalty=0.1)
+  model.compile(*[keras.optimizers.SGD(0.05) for _ in range(3)], jit_compile=False)
+  model.build_optimizers()
+  return model
+
+
+def _noise_as_data(batch=8, n_critic=2):
+  rng = np.random.RandomState(0)
+  z = rng.randn(batch, 2).astype(np.float32)
+  # The per-dimension shuffle of the *global* batch, fed in as data, so one device and
+  # two replicas see exactly the same negatives.
+  z_marginal = np.stack([z[rng.permutation(batch), j] for j in range(2)], 1)
+  return {
+      "x": rng.randn(batch, n_critic, 2).astype(np.float32),
+      "z_critic": rng.randn(batch, n_critic, 2).astype(np.float32),
+      "z": z,
+      "z_marginal": z_marginal,
+  }
+
+
+def _weights(model):
+  return [v.numpy() for v in model.energy.weights + model.generator.weights
+          + model.statistics.weights]
+
+
+def test_one_step_under_mirrored_strategy_equals_one_device():
+  batch = _noise_as_data()
+  ds = tf.data.Dataset.from_tensors(batch).repeat()
+  single = _sgd_model()
+  initial = _weights(single)
+  single.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
+
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  assert strategy.num_replicas_in_sync == 2
+  with strategy.scope():
+    mirrored = _sgd_model()
+  for a, b in zip(initial, _weights(mirrored)):
+    np.testing.assert_array_equal(a, b)
+  mirrored.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
+
+  moved = 0
+  for before, a, b in zip(initial, _weights(single), _weights(mirrored)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    moved += not np.allclose(before, a)
+  # Every variable of E, G and T moved, but E's output bias: mean E(real) - mean E(fake)
+  # does not depend on it.
+  assert moved == len(initial) - 1
+  assert int(mirrored.e_optimizer.iterations.numpy()) == 2
+  assert int(mirrored.g_optimizer.iterations.numpy()) == 1
+
+
+def test_critic_steps_use_fresh_minibatches_and_the_counters_advance():
+  model = _sgd_model(n_critic=3)
+  source = data.load_dataset("8gaussians")
+  model.fit(source.train_dataset(16, 3, 0), steps_per_epoch=4, epochs=1, verbose=0)
+  assert int(model.g_optimizer.iterations.numpy()) == 4
+  assert int(model.t_optimizer.iterations.numpy()) == 4
+  assert int(model.e_optimizer.iterations.numpy()) == 12
+
+
+def _config(tmp_path, **overrides):
+  values = dict(dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32,
+                batch_size=64, train_steps=20, steps_per_epoch=10, eval_every=0, verbose=0)
+  values.update(overrides)
+  return training.TrainConfig(**values)
+
+
+def test_a_short_toy_run_separates_real_from_fake_and_covers_more_modes(tmp_path):
+  config = _config(tmp_path, dim=128, batch_size=128, train_steps=400, steps_per_epoch=200,
+                   learning_rate=1e-3)
+  source = data.load_dataset("25gaussians")
+  resolved = training.resolve(config, source)
+  keras.utils.set_random_seed(0)
+  at_init = evaluation.evaluate_toy(training.build_model(resolved, source), source, final=False)
+  summary = training.train(config)
+  after = summary["final_eval"]
+  assert after["modes_covered"] > at_init.metrics["modes_covered"]
+  assert after["high_quality_fraction"] > at_init.metrics["high_quality_fraction"]
+  _, _, trained = training.restore(config.model_dir)
+  x = source.toy_density.sample(tf.constant([9, 9]), 4096)
+  e_real = float(tf.reduce_mean(trained.energy(x)))
+  e_fake = float(tf.reduce_mean(trained.energy(evaluation.generate(trained, 4096))))
+  assert e_real < e_fake
+  for name in ("samples.png", "final_eval.json", "eval.jsonl", "config.json"):
+    assert os.path.exists(os.path.join(config.model_dir, name))
+  assert tf.io.gfile.glob(os.path.join(config.model_dir, "tensorboard", "events.*"))
+
+
+def test_resume_continues_the_step_counter(tmp_path):
+  training.train(_config(tmp_path, train_steps=20))
+  summary = training.train(_config(tmp_path, train_steps=30))
+  assert summary["step"] == 30
+  _, _, model = training.restore(str(tmp_path / "run"))
+  assert int(model.g_optimizer.iterations.numpy()) == 30
+  assert int(model.e_optimizer.iterations.numpy()) == 30 * 5
+
+
+def test_a_model_dir_keeps_its_architecture(tmp_path):
+  training.train(_config(tmp_path, train_steps=10))
+  with pytest.raises(ValueError, match="dim=32.*dim=64.*new --model_dir"):
+    training.train(_config(tmp_path, train_steps=20, dim=64))
+
+
+def test_divergence_stops_with_the_step_and_quantity_and_keeps_the_good_checkpoint(tmp_path):
+  config = _config(tmp_path, train_steps=10, steps_per_epoch=5)
+  training.train(config)
+  ckpt_dir = os.path.join(config.model_dir, "checkpoints")
+  good = tf.train.latest_checkpoint(ckpt_dir)
+  # A learning rate of 1e30 sends the weights to infinity within a few steps.
+  with pytest.raises(training.TrainingDiverged, match=r"step \d+: \w+ = (nan|inf|-inf)"):
+    training.train(dataclasses.replace(config, train_steps=1000, learning_rate=1e30))
+  assert tf.train.latest_checkpoint(ckpt_dir) == good
+  _, _, model = training.restore(config.model_dir)
+  assert all(np.isfinite(w).all() for w in _weights(model))
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--dataset=nope"], "unknown dataset 'nope'"),
+    (["--n_critic=0"], "--n_critic must be > 0"),
+    (["--beta_1=1.5"], "--beta_1 and --beta_2 must be in"),
+    (["--strategy=bogus"], "--strategy"),
+])
+def test_cli_bad_values_get_one_clear_error(tmp_path, flags, message):
+  proc = subprocess.run([sys.executable, "train.py", f"--model_dir={tmp_path}/x", *flags],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert proc.returncode != 0
+  assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
+  assert not os.path.exists(tmp_path / "x" / "checkpoints")
+
+
+def test_kill_minus_9_then_rerun_finishes_without_losing_steps(tmp_path):
+  model_dir = tmp_path / "killed"
+  cmd = [sys.executable, "train.py", f"--model_dir={model_dir}", "--dim=32", "--batch_size=32",
+         "--train_steps=3000", "--steps_per_epoch=50", "--eval_every=0", "--verbose=0",
+         "--n_critic=2"]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  ckpt_dir = model_dir / "checkpoints"
+  deadline = time.time() + 240
+  while time.time() < deadline and proc.poll() is None:
+    if tf.train.latest_checkpoint(str(ckpt_dir)):
+      break
+    time.sleep(0.05)
+  assert proc.poll() is None, "the run ended before it could be killed"
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  killed_at = int(tf.train.latest_checkpoint(str(ckpt_dir)).rsplit("-", 1)[1])
+  assert 0 < killed_at < 3000
+
+  rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert rerun.returncode == 0, rerun.stderr[-2000:]
+  resumed_at = int(rerun.stdout.split("resuming at generator step ")[1].split()[0])
+  assert resumed_at >= killed_at
+  _, _, model = training.restore(str(model_dir))
+  assert int(model.g_optimizer.iterations.numpy()) == 3000
+  assert int(model.e_optimizer.iterations.numpy()) == 3000 * 2
+  with open(model_dir / "final_eval.json") as f:
+    assert json.load(f)["step"] == 3000
