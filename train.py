@@ -24,7 +24,8 @@ flags.DEFINE_string("dataset", _D.dataset, "Data set name (see engan_tf.data.dat
 flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard logs and results go "
                     "(default: runs/<dataset>). Never deleted; an existing run is resumed.")
 flags.DEFINE_string("data_dir", None, "Directory with local copies of the data set's files.")
-flags.DEFINE_enum("model", _D.model, ["engan"], "Which model to train.")
+flags.DEFINE_enum("model", _D.model, list(training.MODELS),
+                  "engan, or the wgan_gp baseline (same data, networks and budget).")
 flags.DEFINE_string("networks", None, "Network family (default: the data set's).")
 flags.DEFINE_integer("dim", None, "Width of the networks (default: the family's).")
 flags.DEFINE_integer("latent_dim", None, "Latent dimension (default: the data set's).")
@@ -58,9 +59,12 @@ flags.DEFINE_integer("anomaly_digit", None, "mnist_anomaly: the held-out (anomal
 flags.DEFINE_string("data_path", None, "csv: the CSV file to train on.")
 flags.DEFINE_string("label_column", None, "csv: a label column to drop from the features.")
 flags.DEFINE_list("categorical_columns", None, "csv: columns to one-hot encode.")
+flags.DEFINE_string("mode_classifier", None, "stacked_mnist*: a saved MNIST classifier "
+                    "(python -m engan_tf.metrics.mnist_classifier); evaluations count modes.")
 
 FLAGS = flags.FLAGS
-_DATASET_OPTIONS = ("anomaly_digit", "data_path", "label_column", "categorical_columns")
+_DATASET_OPTIONS = ("anomaly_digit", "data_path", "label_column", "categorical_columns",
+                    "mode_classifier")
 
 
 def config_from_flags():

@@ -38,3 +38,15 @@ def energy_loss(e_real, e_fake, score_norm_real, lambda_penalty):
 def generator_loss(e_fake, l_h):
   """L_G = mean E(G(z)) + L_H (paper eq. 6, with L_H = -I_JSD)."""
   return tf.reduce_mean(e_fake) + l_h
+
+
+def interpolation_gradient_penalty(critic_fn, x_real, x_fake, eps, training=False):
+  """WGAN-GP's penalty (Gulrajani et al. 2017): mean (||grad D(x_hat)||_2 - 1)^2.
+
+  x_hat = eps * x_real + (1 - eps) * x_fake, with eps ~ U[0, 1] per example, broadcast
+  over the data axes (shape [batch, 1, ..., 1]).
+  """
+  x_hat = eps * x_real + (1.0 - eps) * x_fake
+  _, sq_norm = energy_and_score_norm(critic_fn, x_hat, training=training)
+  # The 1e-12 keeps the gradient of the norm finite where grad D(x_hat) = 0.
+  return tf.reduce_mean(tf.square(tf.sqrt(sq_norm + 1e-12) - 1.0))

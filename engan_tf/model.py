@@ -56,11 +56,15 @@ class EnGAN(keras.Model):
     # Created here, under the caller's strategy scope: each replica then draws its own
     # stream, and the state is checkpointed so a resumed run continues the stream.
     self.rng = tf.random.Generator.from_seed(seed)
-    names = _CRITIC_METRICS + _GENERATOR_METRICS + (("mcmc_acceptance",) if latent_sampler else ())
+    names = self.metric_names() + (("mcmc_acceptance",) if latent_sampler else ())
     self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
     # The three networks arrive built; marking the wrapper built keeps Keras from tracing
     # `call` on a training batch (whose shape is not G's input) to build it.
     self.built = True
+
+  def metric_names(self):
+    """Names of the values `critic_loss` and `generator_update` report."""
+    return _CRITIC_METRICS + _GENERATOR_METRICS
 
   def compile(self, e_optimizer, g_optimizer, t_optimizer, **kwargs):
     # The generator's optimizer is the model's `optimizer`: its `iterations` counts
@@ -107,16 +111,33 @@ class EnGAN(keras.Model):
       z = noise["z_critic"][:, i] if "z_critic" in noise else self.sample_latent(batch)
       x_fake = tf.stop_gradient(self.generator(self._negative_latents(z), training=True))
       with tf.GradientTape() as tape:
-        e_real, score_norm = losses.energy_and_score_norm(self.energy, x_real[:, i], training=True)
-        e_fake = self.energy(x_fake, training=True)
-        e_loss = losses.energy_loss(e_real, e_fake, score_norm, self.lambda_penalty)
+        e_loss, values = self.critic_loss(x_real[:, i], x_fake)
         scaled_loss = e_loss * scale
       grads = tape.gradient(scaled_loss, self.energy.trainable_variables)
       self.e_optimizer.apply_gradients(zip(grads, self.energy.trainable_variables))
-      for name, value in zip(_CRITIC_METRICS, (e_real, e_fake, score_norm, e_loss)):
-        self._trackers[name].update_state(value)
+      self._update_trackers(values)
 
-    # One joint update of G (on L_G) and T (on L_H).
+    self._update_trackers(self.generator_update(noise, batch, scale))
+    results = {name: tracker.result() for name, tracker in self._trackers.items()}
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras reduces multi-worker step outputs with strategy.reduce(MEAN, axis=0), which
+      # needs an axis to reduce: give each replica's scalar one.
+      results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+    return results
+
+  def _update_trackers(self, values):
+    for name, value in values.items():
+      self._trackers[name].update_state(value)
+
+  def critic_loss(self, x_real, x_fake):
+    """(L_E, {metric: value}) of one energy update (call inside the tape)."""
+    e_real, score_norm = losses.energy_and_score_norm(self.energy, x_real, training=True)
+    e_fake = self.energy(x_fake, training=True)
+    e_loss = losses.energy_loss(e_real, e_fake, score_norm, self.lambda_penalty)
+    return e_loss, dict(zip(_CRITIC_METRICS, (e_real, e_fake, score_norm, e_loss)))
+
+  def generator_update(self, noise, batch, scale):
+    """One joint update of G (on L_G) and T (on L_H); returns {metric: value}."""
     z = noise["z"] if "z" in noise else self.sample_latent(batch)
     z_marginal = noise["z_marginal"] if "z_marginal" in noise else self.shuffle(z, self.rng)
     g_vars = self.generator.trainable_variables
@@ -133,11 +154,4 @@ class EnGAN(keras.Model):
     grads = tape.gradient(scaled_loss, g_vars + t_vars)
     self.g_optimizer.apply_gradients(zip(grads[:len(g_vars)], g_vars))
     self.t_optimizer.apply_gradients(zip(grads[len(g_vars):], t_vars))
-    for name, value in zip(_GENERATOR_METRICS, (l_h, -l_h, g_loss, e_gen)):
-      self._trackers[name].update_state(value)
-    results = {name: tracker.result() for name, tracker in self._trackers.items()}
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-      # Keras reduces multi-worker step outputs with strategy.reduce(MEAN, axis=0), which
-      # needs an axis to reduce: give each replica's scalar one.
-      results = {name: tf.reshape(value, [1]) for name, value in results.items()}
-    return results
+    return dict(zip(_GENERATOR_METRICS, (l_h, -l_h, g_loss, e_gen)))

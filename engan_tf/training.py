@@ -31,6 +31,7 @@ from engan_tf import networks as networks_lib
 from engan_tf import visualize
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+MODELS = ("engan", "wgan_gp")
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
 _IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model")
 
@@ -79,6 +80,10 @@ class TrainConfig:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
     if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
       raise ValueError(f"--beta_1 and --beta_2 must be in [0, 1), got {self.beta_1}, {self.beta_2}")
+    if self.model not in MODELS:
+      raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+    if self.model == "wgan_gp" and self.mcmc_steps:
+      raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
     if self.steps_per_epoch % self.steps_per_execution:
@@ -164,12 +169,18 @@ def _latent_sampler(config):
 
 
 def build_model(config, source):
-  """The compiled EnGAN for `config` (call inside the strategy scope)."""
+  """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope)."""
   nets = networks_lib.build_networks(config.networks, source.data_shape, config.latent_dim,
                                      config.dim)
-  model = model_lib.EnGAN(*nets, latent_dim=config.latent_dim, n_critic=config.n_critic,
-                          lambda_penalty=config.lambda_penalty, shuffle=config.shuffle,
-                          latent_sampler=_latent_sampler(config), seed=config.seed)
+  if config.model == "wgan_gp":
+    from engan_tf import wgan_gp  # the baseline; same networks, no statistics network
+    model = wgan_gp.WGANGP(nets.energy, nets.generator, latent_dim=config.latent_dim,
+                           n_critic=config.n_critic, lambda_penalty=config.lambda_penalty,
+                           seed=config.seed)
+  else:
+    model = model_lib.EnGAN(*nets, latent_dim=config.latent_dim, n_critic=config.n_critic,
+                            lambda_penalty=config.lambda_penalty, shuffle=config.shuffle,
+                            latent_sampler=_latent_sampler(config), seed=config.seed)
   adam = lambda: keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2)
   model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
@@ -178,10 +189,11 @@ def build_model(config, source):
 
 
 def make_checkpoint(model):
-  return tf.train.Checkpoint(
-      energy=model.energy, generator=model.generator, statistics=model.statistics,
-      e_optimizer=model.e_optimizer, g_optimizer=model.g_optimizer,
-      t_optimizer=model.t_optimizer, rng=model.rng)
+  parts = dict(energy=model.energy, generator=model.generator, statistics=model.statistics,
+               e_optimizer=model.e_optimizer, g_optimizer=model.g_optimizer,
+               t_optimizer=model.t_optimizer, rng=model.rng)
+  # WGAN-GP has no statistics network (None): it has nothing of it to save.
+  return tf.train.Checkpoint(**{name: part for name, part in parts.items() if part is not None})
 
 
 def resolve(config, source):
@@ -239,8 +251,8 @@ def restore(model_dir, source=None, data_dir=None):
 
 
 def _all_finite(model):
-  return all(bool(np.all(np.isfinite(v.numpy())))
-             for v in model.energy.weights + model.generator.weights + model.statistics.weights)
+  nets = [net for net in (model.energy, model.generator, model.statistics) if net is not None]
+  return all(bool(np.all(np.isfinite(v.numpy()))) for net in nets for v in net.weights)
 
 
 class _Training(keras.callbacks.Callback):
@@ -330,6 +342,11 @@ def train(config: TrainConfig):
   latest = tf.train.latest_checkpoint(os.path.join(config.model_dir, "checkpoints"))
   if latest:
     checkpoint.restore(latest).assert_existing_objects_matched()
+    # The checkpoint restores the optimizers' learning rates too; the command line wins,
+    # so a run can be resumed with another --learning_rate.
+    for optimizer in (model.e_optimizer, model.g_optimizer, getattr(model, "t_optimizer", None)):
+      if optimizer is not None:
+        optimizer.learning_rate.assign(config.learning_rate)
   start = int(model.g_optimizer.iterations.numpy())
   writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
   callback = _Training(config, source, manager, writer, chief)

@@ -159,7 +159,7 @@ def test_cli_bad_values_get_one_clear_error(tmp_path, flags, message):
 def test_kill_minus_9_then_rerun_finishes_without_losing_steps(tmp_path):
   model_dir = tmp_path / "killed"
   cmd = [sys.executable, "train.py", f"--model_dir={model_dir}", "--dim=32", "--batch_size=32",
-         "--train_steps=3000", "--steps_per_epoch=50", "--eval_every=0", "--verbose=0",
+         "--train_steps=3000", "--steps_per_epoch=50", "--eval_every=0", "--verbose=2",
          "--n_critic=2"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -103,3 +103,4 @@ for _name, _density in toy.TOY_DENSITIES.items():
 from engan_tf.data import kdd  # noqa: E402,F401  pylint: disable=g-import-not-at-top
 from engan_tf.data import mnist  # noqa: E402,F401  pylint: disable=g-import-not-at-top
 from engan_tf.data import tabular  # noqa: E402,F401  pylint: disable=g-import-not-at-top
+from engan_tf.data import images  # noqa: E402,F401  pylint: disable=g-import-not-at-top

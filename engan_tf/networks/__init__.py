@@ -15,7 +15,9 @@ Networks`; `build_networks(name, ...)` looks it up. Example:
 import collections
 from typing import Callable, Dict
 
+from engan_tf.networks import dcgan64
 from engan_tf.networks import mlp
+from engan_tf.networks import sngan
 
 Networks = collections.namedtuple("Networks", ["energy", "generator", "statistics"])
 
@@ -69,3 +71,7 @@ register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))
 from engan_tf.networks import dcgan  # noqa: E402  pylint: disable=g-import-not-at-top
 
 register_networks("dcgan28")(dcgan.build)
+# CIFAR-10 (paper appendix 7.2): the "standard CNN" of Miyato et al. (2018).
+register_networks("sngan32")(sngan.build)
+# CelebA 64x64: DCGAN-style.
+register_networks("dcgan64")(dcgan64.build)

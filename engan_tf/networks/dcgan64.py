@@ -1,0 +1,45 @@
+"""`dcgan64`: DCGAN-style networks (Radford et al. 2016) for 64x64 images (CelebA).
+
+With width dim (default 64):
+
+  G: z -> Dense 4x4x(8 dim), BN, ReLU -> deconv5x5/2 4 dim -> 2 dim -> dim (each BN, ReLU)
+       -> deconv5x5/2 C, tanh                                           [64, 64, C]
+  E: conv5x5/2 dim, 2 dim, 4 dim, 8 dim (LeakyReLU 0.2, no batch norm) -> Dense 1
+  T: E's trunk (own weights) -> concat z -> Dense 8 dim, LeakyReLU -> Dense 1
+
+Example:
+  >>> nets = build_networks("dcgan64", (64, 64, 3), latent_dim=100, dim=8)
+  >>> nets.energy(tf.zeros([2, 64, 64, 3])).shape
+  TensorShape([2])
+"""
+
+from keras import layers
+
+from engan_tf.networks import conv
+
+DEFAULT_DIM = 64
+_SLOPE = 0.2
+
+
+def _trunk(dim):
+
+  def trunk(h, name):
+    for i, channels in enumerate((dim, 2 * dim, 4 * dim, 8 * dim)):
+      h = layers.Conv2D(channels, 5, strides=2, padding="same", name=f"{name}_conv{i}")(h)
+      h = conv.leaky(_SLOPE, f"{name}_act{i}")(h)
+    return layers.Flatten(name=f"{name}_flatten")(h)
+
+  return trunk
+
+
+def build(data_shape, latent_dim, dim=None):
+  if len(data_shape) != 3 or data_shape[0] != 64 or data_shape[1] != 64:
+    raise ValueError(f"dcgan64 needs 64x64xC images, got data shape {data_shape}")
+  dim = dim or DEFAULT_DIM
+  trunk = _trunk(dim)
+  energy = conv.energy_from_trunk(data_shape, trunk)
+  generator = conv.upsampling_generator(latent_dim, 4, (8 * dim, 4 * dim, 2 * dim, dim),
+                                        data_shape[-1], kernel=5)
+  statistics = conv.statistics_from_trunk(data_shape, latent_dim, trunk, hidden=8 * dim,
+                                          slope=_SLOPE)
+  return energy, generator, statistics

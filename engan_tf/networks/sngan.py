@@ -1,0 +1,51 @@
+"""`sngan32`: the "standard CNN" of Miyato et al. (2018, Table 3), used by the paper for CIFAR-10.
+
+With width dim (default 64; Miyato et al.'s M_g = 4 for 32x32 images):
+
+  G: z -> Dense 4x4x(8 dim), BN, ReLU -> deconv4x4/2 4 dim -> deconv4x4/2 2 dim
+       -> deconv4x4/2 dim (each BN, ReLU) -> conv3x3/1 C, tanh          [32, 32, C]
+  E: conv3x3/1 dim, conv4x4/2 dim, conv3x3/1 2 dim, conv4x4/2 2 dim, conv3x3/1 4 dim,
+     conv4x4/2 4 dim, conv3x3/1 8 dim (all LeakyReLU 0.1) -> Dense 1
+  T: E's trunk (own weights) -> concat z -> Dense 8 dim, LeakyReLU -> Dense 1
+
+Spectral normalisation is not used: EnGAN fixes the energy's scale with the score
+penalty instead (lambda = 10 for images, appendix 7.2).
+
+Example:
+  >>> nets = build_networks("sngan32", (32, 32, 3), latent_dim=128, dim=16)
+  >>> nets.generator(tf.zeros([2, 128])).shape
+  TensorShape([2, 32, 32, 3])
+"""
+
+from keras import layers
+
+from engan_tf.networks import conv
+
+DEFAULT_DIM = 64
+_SLOPE = 0.1
+
+
+def _trunk(dim):
+
+  def trunk(h, name):
+    plan = [(3, 1, dim), (4, 2, dim), (3, 1, 2 * dim), (4, 2, 2 * dim), (3, 1, 4 * dim),
+            (4, 2, 4 * dim), (3, 1, 8 * dim)]
+    for i, (kernel, stride, channels) in enumerate(plan):
+      h = layers.Conv2D(channels, kernel, strides=stride, padding="same", name=f"{name}_conv{i}")(h)
+      h = conv.leaky(_SLOPE, f"{name}_act{i}")(h)
+    return layers.Flatten(name=f"{name}_flatten")(h)
+
+  return trunk
+
+
+def build(data_shape, latent_dim, dim=None):
+  if len(data_shape) != 3 or data_shape[0] != 32 or data_shape[1] != 32:
+    raise ValueError(f"sngan32 needs 32x32xC images, got data shape {data_shape}")
+  dim = dim or DEFAULT_DIM
+  trunk = _trunk(dim)
+  energy = conv.energy_from_trunk(data_shape, trunk)
+  generator = conv.upsampling_generator(latent_dim, 4, (8 * dim, 4 * dim, 2 * dim, dim),
+                                        data_shape[-1], kernel=4, final_kernel=3)
+  statistics = conv.statistics_from_trunk(data_shape, latent_dim, trunk, hidden=8 * dim,
+                                          slope=_SLOPE)
+  return energy, generator, statistics

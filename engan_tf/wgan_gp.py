@@ -1,0 +1,67 @@
+"""WGAN-GP (Gulrajani et al. 2017), the baseline the paper compares EnGAN against.
+
+The critic plays the role of EnGAN's energy (low on data), so the same trainer, data,
+networks and budget apply; only the objectives differ:
+
+  critic:    L_D = mean D(x) - mean D(G(z)) + lambda * mean (||grad D(x_hat)||_2 - 1)^2,
+             x_hat = eps x + (1 - eps) G(z),  eps ~ U[0, 1] per example
+  generator: L_G = mean D(G(z))                  (no entropy term, no statistics network)
+
+With this sign convention D is -1 times the critic of the WGAN-GP paper; the losses are
+the same. Use lambda = 10, as the WGAN-GP paper does.
+
+Example:
+  >>> nets = build_networks("mlp512", (2,), latent_dim=2)
+  >>> model = WGANGP(nets.energy, nets.generator, latent_dim=2, lambda_penalty=10.0)
+  >>> model.compile(keras.optimizers.Adam(1e-4, 0.5, 0.9), keras.optimizers.Adam(1e-4, 0.5, 0.9))
+  >>> model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100, epochs=1)
+"""
+
+import tensorflow as tf
+
+from engan_tf import losses
+from engan_tf import model as model_lib
+
+_CRITIC_METRICS = ("d_real", "d_fake", "gradient_penalty", "d_loss")
+_GENERATOR_METRICS = ("g_loss",)
+
+
+class WGANGP(model_lib.EnGAN):
+  """Critic (stored as `energy`) and generator trained by WGAN-GP; `statistics` is None."""
+
+  def __init__(self, energy, generator, latent_dim, n_critic=5, lambda_penalty=10.0, seed=0,
+               statistics=None, **kwargs):
+    del statistics  # WGAN-GP has no entropy term: a statistics network would go unused
+    super().__init__(energy, generator, None, latent_dim, n_critic=n_critic,
+                     lambda_penalty=lambda_penalty, latent_sampler=None, seed=seed, **kwargs)
+
+  def compile(self, e_optimizer, g_optimizer, t_optimizer=None, **kwargs):
+    del t_optimizer  # no statistics network to train
+    super().compile(e_optimizer, g_optimizer, None, **kwargs)
+
+  def build_optimizers(self):
+    self.e_optimizer.build(self.energy.trainable_variables)
+    self.g_optimizer.build(self.generator.trainable_variables)
+
+  def metric_names(self):
+    return _CRITIC_METRICS + _GENERATOR_METRICS
+
+  def critic_loss(self, x_real, x_fake):
+    d_real = self.energy(x_real, training=True)
+    d_fake = self.energy(x_fake, training=True)
+    eps_shape = tf.concat([tf.shape(x_real)[:1], tf.ones([tf.rank(x_real) - 1], tf.int32)], 0)
+    eps = self.rng.uniform(eps_shape)
+    penalty = losses.interpolation_gradient_penalty(self.energy, x_real, x_fake, eps,
+                                                    training=True)
+    d_loss = tf.reduce_mean(d_real) - tf.reduce_mean(d_fake) + self.lambda_penalty * penalty
+    return d_loss, dict(zip(_CRITIC_METRICS, (d_real, d_fake, penalty, d_loss)))
+
+  def generator_update(self, noise, batch, scale):
+    z = noise["z"] if "z" in noise else self.sample_latent(batch)
+    g_vars = self.generator.trainable_variables
+    with tf.GradientTape() as tape:
+      g_loss = tf.reduce_mean(self.energy(self.generator(z, training=True), training=True))
+      scaled_loss = g_loss * scale
+    grads = tape.gradient(scaled_loss, g_vars)
+    self.g_optimizer.apply_gradients(zip(grads, g_vars))
+    return {"g_loss": g_loss}
