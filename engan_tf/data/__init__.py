@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from engan_tf import registry
 from engan_tf.data import toy
 
 
@@ -43,30 +44,19 @@ class DataSource:
   from_data_scale: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
 
 
-_LOADERS: Dict[str, Callable[..., DataSource]] = {}
+# Images live in [-1, 1] inside the model; the exported SavedModels (engan_tf/export.py) speak
+# the data's own scale, float pixels in [0, 255]. DataSource(..., **PIXEL_SCALE) says so.
+PIXEL_SCALE = dict(to_data_scale=lambda x: (x + 1.0) * 127.5,
+                   from_data_scale=lambda x: x / 127.5 - 1.0)
 
-
-def register_dataset(name):
-  """Decorator: `@register_dataset("name")` on `loader(data_dir, seed, **options) -> DataSource`."""
-
-  def wrap(loader):
-    if name in _LOADERS:
-      raise ValueError(f"dataset {name!r} is registered twice")
-    _LOADERS[name] = loader
-    return loader
-
-  return wrap
-
-
-def dataset_names():
-  return sorted(_LOADERS)
+_DATASETS = registry.Registry("dataset")
+# Decorator: `@register_dataset("name")` on `loader(data_dir, seed, **options) -> DataSource`.
+register_dataset = _DATASETS.register
+dataset_names = _DATASETS.names
 
 
 def load_dataset(name, data_dir=None, seed=0, **options) -> DataSource:
-  if name not in _LOADERS:
-    raise ValueError(
-        f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
-  return _LOADERS[name](data_dir=data_dir, seed=seed, **options)
+  return _DATASETS.get(name)(data_dir=data_dir, seed=seed, **options)
 
 
 def array_train_dataset(array, batch_size, n_critic, seed):

@@ -32,6 +32,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from engan_tf.data import PIXEL_SCALE
 from engan_tf.data import DataSource
 from engan_tf.data import array_train_dataset
 from engan_tf.data import register_dataset
@@ -102,7 +103,8 @@ def _image_source(name, train_images, latent_dim, networks, extras):
   extras = dict(extras, to_data_scale=to_data_scale, reference_images=reference_images,
                 train_images=train_images)
   return DataSource(name, "image", train_images.shape[1:], train_dataset,
-                    default_networks=networks, default_latent_dim=latent_dim, extras=extras)
+                    default_networks=networks, default_latent_dim=latent_dim, extras=extras,
+                    **PIXEL_SCALE)
 
 
 @register_dataset("mnist")
@@ -159,7 +161,7 @@ def _stacked_mnist_loader(num_stacks):
                   to_data_scale=to_data_scale, reference_images=reference_images)
     return DataSource(f"stacked_mnist{num_stacks}", "image", (28, 28, num_stacks),
                       train_dataset, default_networks="dcgan28", default_latent_dim=100,
-                      extras=extras)
+                      extras=extras, **PIXEL_SCALE)
 
   return load
 
@@ -221,4 +223,5 @@ def load_celeb_a(data_dir=None, seed=0, **unused):
 
   return DataSource("celeb_a", "image", (64, 64, 3), train_dataset, default_networks="dcgan64",
                     default_latent_dim=128,
-                    extras=dict(to_data_scale=to_data_scale, reference_images=reference_images))
+                    extras=dict(to_data_scale=to_data_scale, reference_images=reference_images),
+                    **PIXEL_SCALE)

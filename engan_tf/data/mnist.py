@@ -115,4 +115,4 @@ def load_mnist_anomaly(data_dir=None, seed=0, anomaly_digit=None, split_seed=42,
             "test_anomaly_share": float(is_anomaly.mean())}
   return data_lib.DataSource("mnist_anomaly", "image_anomaly", (28, 28, 1), train_dataset,
                              default_networks="dcgan28", default_latent_dim=100,
-                             extras=extras)
+                             extras=extras, **data_lib.PIXEL_SCALE)

@@ -13,30 +13,17 @@ Networks`; `build_networks(name, ...)` looks it up. Example:
 """
 
 import collections
-from typing import Callable, Dict
-
+from engan_tf import registry
 from engan_tf.networks import dcgan64
 from engan_tf.networks import mlp
 from engan_tf.networks import sngan
 
 Networks = collections.namedtuple("Networks", ["energy", "generator", "statistics"])
 
-_BUILDERS: Dict[str, Callable[..., Networks]] = {}
-
-
-def register_networks(name):
-
-  def wrap(builder):
-    if name in _BUILDERS:
-      raise ValueError(f"networks {name!r} are registered twice")
-    _BUILDERS[name] = builder
-    return builder
-
-  return wrap
-
-
-def network_names():
-  return sorted(_BUILDERS)
+_NETWORKS = registry.Registry("networks")
+# Decorator: `@register_networks("name")` on `builder(data_shape, latent_dim, dim) -> (E, G, T)`.
+register_networks = _NETWORKS.register
+network_names = _NETWORKS.names
 
 
 def build_networks(name, data_shape, latent_dim, dim=None) -> Networks:
@@ -45,9 +32,7 @@ def build_networks(name, data_shape, latent_dim, dim=None) -> Networks:
   `dim` is the width knob of the family (hidden units for MLPs, base channels for CNNs);
   None takes the family's paper default.
   """
-  if name not in _BUILDERS:
-    raise ValueError(f"unknown networks {name!r}; choose one of: {', '.join(network_names())}")
-  return Networks(*_BUILDERS[name](tuple(data_shape), int(latent_dim), dim))
+  return Networks(*_NETWORKS.get(name)(tuple(data_shape), int(latent_dim), dim))
 
 
 def _mlp_family(g_hidden, et_hidden):
