@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from engan_tf import anomaly
+from engan_tf import averaging
 from engan_tf import data as data_lib
 from engan_tf import evaluation
 from engan_tf import model as model_lib
@@ -67,6 +68,8 @@ class TrainConfig:
   steps_per_execution: int = 1
   jit_compile: bool = True  # XLA on one device; never under MirroredStrategy (fails on CPU)
   num_threads: int = 0  # CPU threads for TensorFlow's op pools; 0 = TensorFlow's default
+  # > 0: evaluate, checkpoint and export a moving average of E's and G's weights.
+  ema_decay: float = 0.0
   verbose: int = 1
 
   def validate(self):
@@ -89,6 +92,8 @@ class TrainConfig:
     if self.steps_per_epoch % self.steps_per_execution:
       raise ValueError(f"--steps_per_epoch ({self.steps_per_epoch}) must be a multiple of "
                        f"--steps_per_execution ({self.steps_per_execution})")
+    if not 0 <= self.ema_decay < 1:
+      raise ValueError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
     if self.mcmc_steps and self.mcmc_step_size <= 0:
       raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
     if self.latent_dim is not None and self.latent_dim < 1:
@@ -185,6 +190,8 @@ def build_model(config, source):
   model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
   model.build_optimizers()
+  model.weight_average = (averaging.WeightAverage(model, config.ema_decay)
+                          if config.ema_decay else None)
   return model
 
 
@@ -192,6 +199,9 @@ def make_checkpoint(model):
   parts = dict(energy=model.energy, generator=model.generator, statistics=model.statistics,
                e_optimizer=model.e_optimizer, g_optimizer=model.g_optimizer,
                t_optimizer=model.t_optimizer, rng=model.rng)
+  if getattr(model, "weight_average", None) is not None:
+    parts.update(energy_average=model.weight_average.energy,
+                 generator_average=model.weight_average.generator)
   # WGAN-GP has no statistics network (None): it has nothing of it to save.
   return tf.train.Checkpoint(**{name: part for name, part in parts.items() if part is not None})
 
@@ -246,6 +256,8 @@ def restore(model_dir, source=None, data_dir=None):
   if latest is None:
     raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train it first")
   make_checkpoint(model).restore(latest).expect_partial()
+  if model.weight_average is not None:  # inference uses the averaged weights
+    model.weight_average.copy_to(model)
   anomaly.load_threshold(model_dir, source)  # the fitted anomaly threshold, if any
   return config, source, model
 
@@ -262,6 +274,8 @@ class _Training(keras.callbacks.Callback):
     super().__init__()
     self.config, self.source, self.manager, self.writer = config, source, manager, writer
     self.chief = chief  # only the chief evaluates and writes the run's files
+    # One callback call per `steps_per_execution` generator steps.
+    self._ema_decay_per_call = config.ema_decay ** config.steps_per_execution
     self.eval_log = os.path.join(config.model_dir, "eval.jsonl")
     self._t0 = None
     self._step0 = None
@@ -279,6 +293,8 @@ class _Training(keras.callbacks.Callback):
             f"training diverged at generator step {self.step()}: {name} = {float(value)}. "
             f"The last good checkpoint in {self.manager.directory} is kept; try a smaller "
             f"--learning_rate or a larger --lambda_penalty.")
+    if self.model.weight_average is not None:
+      self.model.weight_average.update(self._ema_decay_per_call)
     if self.step() >= self.config.train_steps:
       self.model.stop_training = True
 
@@ -299,7 +315,9 @@ class _Training(keras.callbacks.Callback):
       self.run_eval(step, final=False)
 
   def run_eval(self, step, final):
-    result = evaluation.evaluate(self.model, self.source, final=final)
+    # With --ema_decay, the averaged E and G are the model that is evaluated.
+    target = self.model.weight_average or self.model
+    result = evaluation.evaluate(target, self.source, final=final)
     with self.writer.as_default(step=step):
       for name, value in result.metrics.items():
         tf.summary.scalar(f"eval/{name}", value)

@@ -104,3 +104,28 @@ def test_short_training_run_beats_a_random_scorer(source, tmp_path):
       "x", "tabular", (121,), None))
   assert loaded["threshold"] == pytest.approx(source.extras["anomaly_threshold"])
   assert os.path.basename(path) == anomaly.THRESHOLD_FILE
+
+
+def test_exported_scorer_takes_raw_kdd_records(raw, source, tmp_path):
+  """The fitted one-hot/min-max layers and the threshold travel inside the SavedModel."""
+  from engan_tf import export  # pylint: disable=g-import-not-at-top
+  config = training.resolve(training.TrainConfig(
+      dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, batch_size=256,
+      jit_compile=False, verbose=0), source)
+  model = training.build_model(config, source)
+  model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=20, epochs=1, verbose=0)
+  anomaly.evaluate(model, source)  # fits the threshold on training scores
+  paths = export.export_model(model, source, str(tmp_path / "export"), version=1)
+  scorer = tf.saved_model.load(paths["scorer"])
+  assert {"serving_default", "anomaly", "score_records"} <= set(scorer.signatures)
+
+  _, columns, _ = raw
+  rows = np.arange(5)
+  spec = scorer.signatures["score_records"].structured_input_signature[1]
+  records = {name: tf.constant(np.asarray(columns[name])[rows], spec[name].dtype)
+             for name in spec}
+  out = scorer.signatures["score_records"](**records)
+  energy = model.energy(source.extras["preprocessing"](records))
+  np.testing.assert_allclose(out["energy"].numpy(), energy.numpy(), rtol=1e-5, atol=1e-5)
+  threshold = source.extras["anomaly_threshold"]
+  np.testing.assert_array_equal(out["is_anomaly"].numpy(), out["score_norm"].numpy() > threshold)
