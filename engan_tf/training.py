@@ -110,7 +110,12 @@ def make_strategy(name):
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+    if tf.config.list_logical_devices("GPU"):
+      return tf.distribute.MirroredStrategy()  # all local GPUs, NCCL all-reduce
+    # No GPU: one replica per logical CPU device (tests split the CPU in two), reduced on
+    # one device: collective ops would need program-wide unique keys across strategies.
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
   if name == "multi_worker_mirrored":
     if "TF_CONFIG" not in os.environ:
       raise ValueError("--strategy=multi_worker_mirrored needs the TF_CONFIG environment "

@@ -57,7 +57,7 @@ def test_one_step_under_mirrored_strategy_equals_one_device():
   initial = _weights(single)
   single.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
 
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = training.make_strategy("mirrored")  # the two logical CPUs of conftest.py
   assert strategy.num_replicas_in_sync == 2
   with strategy.scope():
     mirrored = _sgd_model()
