@@ -68,7 +68,7 @@ class TrainConfig:
   steps_per_execution: int = 1
   jit_compile: bool = True  # XLA on one device; never under MirroredStrategy (fails on CPU)
   num_threads: int = 0  # CPU threads for TensorFlow's op pools; 0 = TensorFlow's default
-  # > 0: evaluate, checkpoint and export a moving average of E's and G's weights.
+  # > 0: evaluate, checkpoint and export a moving average of the energy's weights.
   ema_decay: float = 0.0
   verbose: int = 1
 
@@ -205,8 +205,7 @@ def make_checkpoint(model):
                e_optimizer=model.e_optimizer, g_optimizer=model.g_optimizer,
                t_optimizer=model.t_optimizer, rng=model.rng)
   if getattr(model, "weight_average", None) is not None:
-    parts.update(energy_average=model.weight_average.energy,
-                 generator_average=model.weight_average.generator)
+    parts.update(energy_average=model.weight_average.energy)
   # WGAN-GP has no statistics network (None): it has nothing of it to save.
   return tf.train.Checkpoint(**{name: part for name, part in parts.items() if part is not None})
 
