@@ -62,6 +62,9 @@ def main():
   if "a" not in skip:
     results["toy_train_steps_per_s"] = train_rate(
         ["--flagfile=configs/toy_25gaussians_paper.cfg", "--steps_per_epoch=100"], args.threads)
+    results["toy_train_steps_per_s_without_xla"] = train_rate(
+        ["--flagfile=configs/toy_25gaussians_paper.cfg", "--steps_per_epoch=100",
+         "--nojit_compile"], args.threads)
     results["torch_plain_steps_per_s"] = torch_steps_per_second(args.threads)
     if results["torch_plain_steps_per_s"]:
       results["toy_ratio_vs_torch"] = (results["toy_train_steps_per_s"]
