@@ -54,6 +54,8 @@ flags.DEFINE_bool("jit_compile", _D.jit_compile, "XLA-compile the train step (on
 flags.DEFINE_float("ema_decay", _D.ema_decay,
                    "> 0: evaluate, checkpoint and export a moving average of the energy's "
                    "weights with this decay per generator step (e.g. 0.999).")
+flags.DEFINE_bool("mixed_precision", _D.mixed_precision,
+                  "Compute in bfloat16 with float32 variables and outputs (for accelerators).")
 flags.DEFINE_integer("num_threads", _D.num_threads,
                      "CPU threads for TensorFlow (0: TensorFlow's default, all cores).")
 flags.DEFINE_integer("verbose", _D.verbose, "Keras verbosity: 0 silent, 1 progress bar, 2 lines.")

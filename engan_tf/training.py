@@ -34,7 +34,8 @@ from engan_tf import visualize
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 MODELS = ("engan", "wgan_gp")
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
-_IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model")
+_IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model",
+                  "mixed_precision")
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,6 +71,7 @@ class TrainConfig:
   num_threads: int = 0  # CPU threads for TensorFlow's op pools; 0 = TensorFlow's default
   # > 0: evaluate, checkpoint and export a moving average of the energy's weights.
   ema_decay: float = 0.0
+  mixed_precision: bool = False  # bfloat16 compute (accelerators), float32 variables
   verbose: int = 1
 
   def validate(self):
@@ -179,7 +181,21 @@ def _latent_sampler(config):
 
 
 def build_model(config, source):
-  """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope)."""
+  """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope).
+
+  With config.mixed_precision the networks compute in bfloat16 (accelerators) with float32
+  variables and outputs; the global Keras policy is restored afterwards.
+  """
+  previous_policy = keras.mixed_precision.global_policy()
+  if config.mixed_precision:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    return _build_model(config, source)
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _build_model(config, source):
   nets = networks_lib.build_networks(config.networks, source.data_shape, config.latent_dim,
                                      config.dim)
   if config.model == "wgan_gp":

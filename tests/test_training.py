@@ -202,3 +202,18 @@ def test_the_train_step_is_traced_once():
   model.fit(source.train_dataset(16, 3, 1), steps_per_epoch=2, epochs=1, verbose=0)
   assert int(model.g_optimizer.iterations.numpy()) == 14
   assert len(traces) == 1
+
+
+def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs(tmp_path):
+  summary = training.train(_config(tmp_path, train_steps=4, steps_per_epoch=2,
+                                   mixed_precision=True, jit_compile=False))
+  model = summary["model"]
+  assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+  dense = [l for l in model.energy.layers if isinstance(l, keras.layers.Dense)]
+  assert dense[0].compute_dtype == "bfloat16" and dense[0].kernel.dtype == "float32"
+  energy = model.energy(tf.zeros([3, 2]))
+  assert energy.dtype == tf.float32 and energy.shape == (3,)
+  assert model.generator(tf.zeros([3, 2])).dtype == tf.float32
+  assert all(np.isfinite(w).all() for w in _weights(model))
+  _, _, restored = training.restore(str(tmp_path / "run"))  # same structure on restore
+  np.testing.assert_allclose(restored.energy(tf.zeros([3, 2])), energy)

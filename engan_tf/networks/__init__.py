@@ -13,6 +13,8 @@ Networks`; `build_networks(name, ...)` looks it up. Example:
 """
 
 import collections
+import keras
+
 from engan_tf import registry
 from engan_tf.networks import dcgan64
 from engan_tf.networks import mlp
@@ -32,7 +34,21 @@ def build_networks(name, data_shape, latent_dim, dim=None) -> Networks:
   `dim` is the width knob of the family (hidden units for MLPs, base channels for CNNs);
   None takes the family's paper default.
   """
-  return Networks(*_NETWORKS.get(name)(tuple(data_shape), int(latent_dim), dim))
+  nets = _NETWORKS.get(name)(tuple(data_shape), int(latent_dim), dim)
+  return Networks(*(_float32_outputs(net) for net in nets))
+
+
+def _float32_outputs(model):
+  """Under a mixed-precision policy, the network's output cast to float32.
+
+  Energies, scores and samples feed losses, gradient penalties and MCMC acceptance ratios,
+  which need float32; the layers inside still compute in the policy's dtype.
+  """
+  if keras.mixed_precision.global_policy().compute_dtype == "float32":
+    return model
+  out = keras.layers.Activation("linear", dtype="float32", name=f"{model.name}_float32")(
+      model.output)
+  return keras.Model(model.inputs, out, name=model.name)
 
 
 def _mlp_family(g_hidden, et_hidden):
