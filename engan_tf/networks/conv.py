@@ -25,6 +25,19 @@ def leaky(slope, name):
   return layers.LeakyReLU(negative_slope=slope, name=name)
 
 
+def conv_trunk(plan, slope):
+  """trunk(h, name): Conv2D + LeakyReLU(slope) per (kernel, stride, channels) of plan, then
+  Flatten; E and T each call it to build their own copy."""
+
+  def trunk(h, name):
+    for i, (kernel, stride, channels) in enumerate(plan):
+      h = layers.Conv2D(channels, kernel, strides=stride, padding="same", name=f"{name}_conv{i}")(h)
+      h = leaky(slope, f"{name}_act{i}")(h)
+    return layers.Flatten(name=f"{name}_flatten")(h)
+
+  return trunk
+
+
 def energy_from_trunk(data_shape, trunk):
   """E(x) -> [batch]: trunk features, then a linear scalar."""
   x = keras.Input(data_shape, name="x")

@@ -13,8 +13,6 @@ Example:
   TensorShape([2])
 """
 
-from keras import layers
-
 from engan_tf.networks import conv
 
 DEFAULT_DIM = 64
@@ -22,14 +20,8 @@ _SLOPE = 0.2
 
 
 def _trunk(dim):
-
-  def trunk(h, name):
-    for i, channels in enumerate((dim, 2 * dim, 4 * dim, 8 * dim)):
-      h = layers.Conv2D(channels, 5, strides=2, padding="same", name=f"{name}_conv{i}")(h)
-      h = conv.leaky(_SLOPE, f"{name}_act{i}")(h)
-    return layers.Flatten(name=f"{name}_flatten")(h)
-
-  return trunk
+  # Four 5x5 stride-2 convolutions, 64x64 -> 4x4, widths dim .. 8 dim.
+  return conv.conv_trunk([(5, 2, c) for c in (dim, 2 * dim, 4 * dim, 8 * dim)], _SLOPE)
 
 
 def build(data_shape, latent_dim, dim=None):

@@ -17,8 +17,6 @@ Example:
   TensorShape([2, 32, 32, 3])
 """
 
-from keras import layers
-
 from engan_tf.networks import conv
 
 DEFAULT_DIM = 64
@@ -26,16 +24,9 @@ _SLOPE = 0.1
 
 
 def _trunk(dim):
-
-  def trunk(h, name):
-    plan = [(3, 1, dim), (4, 2, dim), (3, 1, 2 * dim), (4, 2, 2 * dim), (3, 1, 4 * dim),
-            (4, 2, 4 * dim), (3, 1, 8 * dim)]
-    for i, (kernel, stride, channels) in enumerate(plan):
-      h = layers.Conv2D(channels, kernel, strides=stride, padding="same", name=f"{name}_conv{i}")(h)
-      h = conv.leaky(_SLOPE, f"{name}_act{i}")(h)
-    return layers.Flatten(name=f"{name}_flatten")(h)
-
-  return trunk
+  # 3x3/1 and 4x4/2 convolutions, 32x32 -> 4x4, widths dim .. 8 dim (Miyato et al. Table 3).
+  return conv.conv_trunk([(3, 1, dim), (4, 2, dim), (3, 1, 2 * dim), (4, 2, 2 * dim),
+                          (3, 1, 4 * dim), (4, 2, 4 * dim), (3, 1, 8 * dim)], _SLOPE)
 
 
 def build(data_shape, latent_dim, dim=None):
