@@ -18,6 +18,8 @@ Example:
 import keras
 from keras import layers
 
+from engan_tf.networks import conv
+
 DEFAULT_DIM = 64
 
 
@@ -26,18 +28,13 @@ def _check(data_shape):
     raise ValueError(f"dcgan28 networks need 28x28xC images, got data_shape={data_shape}")
 
 
-def _trunk(x, dim, name):
-  h = x
-  for i, mult in enumerate((1, 2, 4, 8)):
-    h = layers.Conv2D(dim * mult, 5, strides=2, padding="same", name=f"{name}_conv{i}")(h)
-    h = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act{i}")(h)
-  return layers.Flatten(name=f"{name}_flatten")(h)
+def _trunk(dim):
+  # Four 5x5 stride-2 convolutions with LeakyReLU(0.2): 28 -> 14 -> 7 -> 4 -> 2.
+  return conv.conv_trunk([(5, 2, dim * mult) for mult in (1, 2, 4, 8)], 0.2)
 
 
 def energy(data_shape, dim):
-  x = keras.Input(data_shape, name="x")
-  h = layers.Dense(1, name="energy_out")(_trunk(x, dim, "energy"))
-  return keras.Model(x, layers.Reshape((), name="energy_squeeze")(h), name="energy")
+  return conv.energy_from_trunk(data_shape, _trunk(dim))
 
 
 def generator(latent_dim, data_shape, dim):
@@ -60,7 +57,7 @@ def generator(latent_dim, data_shape, dim):
 def statistics(data_shape, latent_dim, dim):
   x = keras.Input(data_shape, name="x")
   z = keras.Input((latent_dim,), name="z")
-  hx = layers.Dense(latent_dim, name="statistics_features")(_trunk(x, dim, "statistics"))
+  hx = layers.Dense(latent_dim, name="statistics_features")(_trunk(dim)(x, "statistics"))
   h = layers.Concatenate(name="statistics_concat")([hx, z])
   h = layers.Dense(8 * dim, name="statistics_dense")(h)
   h = layers.LeakyReLU(negative_slope=0.2, name="statistics_act")(h)
