@@ -30,6 +30,9 @@ flags.DEFINE_string("networks", None, "Network family (default: the data set's).
 flags.DEFINE_integer("dim", None, "Width of the networks (default: the family's).")
 flags.DEFINE_integer("latent_dim", None, "Latent dimension (default: the data set's).")
 flags.DEFINE_integer("train_steps", _D.train_steps, "Generator updates in total.")
+flags.DEFINE_float("max_train_minutes", _D.max_train_minutes,
+                   "Also stop after this many minutes of training in this process (0: no "
+                   "limit); the run is checkpointed and evaluated as at --train_steps.")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Global minibatch size.")
 flags.DEFINE_integer("n_critic", _D.n_critic, "Energy updates per generator update (n_phi).")
 flags.DEFINE_float("lambda_penalty", _D.lambda_penalty, "Score penalty coefficient lambda.")
@@ -38,6 +41,9 @@ flags.DEFINE_float("beta_1", _D.beta_1, "Adam beta_1.")
 flags.DEFINE_float("beta_2", _D.beta_2, "Adam beta_2.")
 flags.DEFINE_enum("shuffle", _D.shuffle, ["per_dimension", "rows"],
                   "How the MI estimator's negatives are drawn from the latent batch.")
+flags.DEFINE_float("mi_noise_std", _D.mi_noise_std,
+                   "Std of Gaussian noise added to G(z) before the statistics network (0: "
+                   "the paper); keeps the JSD entropy term from saturating.")
 flags.DEFINE_integer("mcmc_steps", _D.mcmc_steps,
                      "Latent MALA steps before each negative phase (n_mcmc).")
 flags.DEFINE_float("mcmc_step_size", _D.mcmc_step_size,

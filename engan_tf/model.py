@@ -37,7 +37,7 @@ class EnGAN(keras.Model):
 
   def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
-               **kwargs):
+               mi_noise_std=0.0, **kwargs):
     super().__init__(**kwargs)
     if n_critic < 1:
       raise ValueError(f"n_critic must be >= 1, got {n_critic}")
@@ -50,6 +50,10 @@ class EnGAN(keras.Model):
     self.n_critic = int(n_critic)
     self.lambda_penalty = float(lambda_penalty)
     self.shuffle = mi.SHUFFLES[shuffle]
+    if mi_noise_std < 0:
+      raise ValueError(f"mi_noise_std must be >= 0, got {mi_noise_std}")
+    # > 0: T sees G(z) + N(0, mi_noise_std^2) (see generator_update).
+    self.mi_noise_std = float(mi_noise_std)
     # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
     # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
     self.latent_sampler = latent_sampler
@@ -145,8 +149,15 @@ class EnGAN(keras.Model):
     with tf.GradientTape() as tape:
       x_fake = self.generator(z, training=True)
       e_gen = self.energy(x_fake, training=True)
-      l_h = mi.jsd_loss(self.statistics([x_fake, z], training=True),
-                        self.statistics([x_fake, z_marginal], training=True))
+      # For a deterministic G, I(G(z); z) is unbounded and T soon separates joint from
+      # shuffled pairs perfectly: the JSD term saturates and G gets no entropy gradient.
+      # With noise, I(G(z) + eps; z) = H(G(z) + eps) - H(eps) stays finite and measures
+      # how far G spreads its samples at the noise's scale (off by default: the paper).
+      x_seen = x_fake
+      if self.mi_noise_std:
+        x_seen = x_fake + self.mi_noise_std * self.rng.normal(tf.shape(x_fake))
+      l_h = mi.jsd_loss(self.statistics([x_seen, z], training=True),
+                        self.statistics([x_seen, z_marginal], training=True))
       g_loss = losses.generator_loss(e_gen, l_h)
       scaled_loss = g_loss * scale
     # E(G(z)) does not depend on T, so d L_G / d phi = d L_H / d phi: one backward pass

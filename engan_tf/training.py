@@ -53,6 +53,9 @@ class TrainConfig:
   dim: Optional[int] = None  # width of the networks; None: the family's default
   latent_dim: Optional[int] = None  # None: the dataset's default
   train_steps: int = 2000  # generator updates
+  # > 0: also stop (checkpoint, final evaluation) once training has run this many minutes of
+  # wall time in this process: comparisons "under the same budget" (bench/).
+  max_train_minutes: float = 0.0
   batch_size: int = 256
   n_critic: int = 5
   lambda_penalty: float = 0.1
@@ -60,6 +63,7 @@ class TrainConfig:
   beta_1: float = 0.5
   beta_2: float = 0.9
   shuffle: str = "per_dimension"
+  mi_noise_std: float = 0.0  # > 0: T sees G(z) + Gaussian noise (engan_tf.model)
   mcmc_steps: int = 0
   mcmc_step_size: float = 0.01
   strategy: str = "default"
@@ -80,7 +84,8 @@ class TrainConfig:
     for key in positive:
       if not getattr(self, key) > 0:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
-    for key in ("lambda_penalty", "mcmc_steps", "eval_every"):
+    for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
+                "mi_noise_std"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
     if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
@@ -89,6 +94,8 @@ class TrainConfig:
       raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
     if self.model == "wgan_gp" and self.mcmc_steps:
       raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
+    if self.model == "wgan_gp" and self.mi_noise_std:
+      raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
     if self.steps_per_epoch % self.steps_per_execution:
@@ -206,7 +213,8 @@ def _build_model(config, source):
   else:
     model = model_lib.EnGAN(*nets, latent_dim=config.latent_dim, n_critic=config.n_critic,
                             lambda_penalty=config.lambda_penalty, shuffle=config.shuffle,
-                            latent_sampler=_latent_sampler(config), seed=config.seed)
+                            latent_sampler=_latent_sampler(config), seed=config.seed,
+                            mi_noise_std=config.mi_noise_std)
   adam = lambda: keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2)
   model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
@@ -299,6 +307,8 @@ class _Training(keras.callbacks.Callback):
     self.eval_log = os.path.join(config.model_dir, "eval.jsonl")
     self._t0 = None
     self._step0 = None
+    self.deadline = None  # time.monotonic() at which --max_train_minutes runs out
+    self.out_of_time = False
 
   def step(self):
     return int(self.model.g_optimizer.iterations.numpy())
@@ -317,6 +327,8 @@ class _Training(keras.callbacks.Callback):
       self.model.weight_average.update(self._ema_decay_per_call)
     if self.step() >= self.config.train_steps:
       self.model.stop_training = True
+    if self.deadline is not None and time.monotonic() >= self.deadline:
+      self.out_of_time = self.model.stop_training = True
 
   def on_epoch_end(self, epoch, logs=None):
     step = self.step()
@@ -331,7 +343,7 @@ class _Training(keras.callbacks.Callback):
       tf.summary.scalar("train/steps_per_second", steps_per_s)
     n_epoch = step // self.config.steps_per_epoch
     if self.chief and self.config.eval_every and n_epoch % self.config.eval_every == 0 \
-        and step < self.config.train_steps:
+        and step < self.config.train_steps and not self.out_of_time:
       self.run_eval(step, final=False)
 
   def run_eval(self, step, final):
@@ -388,6 +400,8 @@ def train(config: TrainConfig):
   start = int(model.g_optimizer.iterations.numpy())
   writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
   callback = _Training(config, source, manager, writer, chief)
+  if config.max_train_minutes:
+    callback.deadline = time.monotonic() + 60 * config.max_train_minutes
 
   if start < config.train_steps:
     if config.verbose and chief:
@@ -400,7 +414,7 @@ def train(config: TrainConfig):
       model.fit(dataset, steps_per_epoch=min(spe - start % spe, config.train_steps - start),
                 epochs=1, callbacks=[callback], verbose=verbose)
       start = callback.step()
-    if start < config.train_steps:
+    if start < config.train_steps and not callback.out_of_time:
       model.fit(dataset, steps_per_epoch=spe, epochs=math.ceil(config.train_steps / spe),
                 initial_epoch=start // spe, callbacks=[callback], verbose=verbose)
   elif config.verbose and chief:
@@ -421,6 +435,8 @@ def train(config: TrainConfig):
     visualize.save_png(final.picture, os.path.join(config.model_dir, "samples.png"))
   anomaly.save_threshold(source, config.model_dir, step)  # no-op unless thresholds were fit
   summary = {"step": step, "final_eval": final.metrics}
+  if callback.out_of_time:
+    summary["stopped_by"] = f"--max_train_minutes={config.max_train_minutes:g}"
   _write_json(os.path.join(config.model_dir, "final_eval.json"), summary)
   writer.flush()
   return {**summary, "model": model}

@@ -80,3 +80,38 @@ def test_jsd_sign_training_t_lowers_l_h_and_raises_the_mi_estimate():
   mi_after = float(mi.jsd_mi_estimate(stats([x, z]), stats([x, z_neg])))
   # I_JSD = 2 JSD - 2 log 2 lies in [-2 log 2, 0]: -2 log 2 for T = 0, 0 for a perfect critic.
   assert mi_after == -after and -2 * np.log(2) < -before < mi_after <= 0
+
+
+class _RecordingStatistics(keras.Model):
+  """T(x, z) = w . concat(x, z) that keeps the x it was called with (eager calls only)."""
+
+  def __init__(self):
+    super().__init__()
+    self.dense = keras.layers.Dense(1)
+    self.seen = []
+
+  def call(self, inputs):
+    x, z = inputs
+    self.seen.append(x)
+    return self.dense(tf.concat([x, z], -1))[:, 0]
+
+
+def test_mi_noise_std_adds_noise_only_to_what_t_sees():
+  from engan_tf import model as model_lib  # pylint: disable=import-outside-toplevel
+  latent_dim, std = 3, 0.3
+  generator = keras.Sequential([keras.Input((latent_dim,)),
+                                keras.layers.Dense(2, kernel_initializer="zeros")])  # G(z) = 0
+  energy = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1), keras.layers.Flatten()])
+  statistics = _RecordingStatistics()
+  statistics([tf.zeros([1, 2]), tf.zeros([1, latent_dim])])
+  statistics.seen.clear()
+  model = model_lib.EnGAN(energy, generator, statistics, latent_dim=latent_dim,
+                          mi_noise_std=std)
+  model.compile(*[keras.optimizers.SGD(0.0) for _ in range(3)])
+  model.build_optimizers()
+  model.generator_update({}, 20_000, 1.0)
+  joint, marginal = [x.numpy() for x in statistics.seen]
+  np.testing.assert_array_equal(joint, marginal)  # one noisy x, paired with z and with z'
+  assert abs(joint.mean()) < 0.01 and abs(joint.std() - std) < 0.01
+  with np.testing.assert_raises(ValueError):
+    model_lib.EnGAN(energy, generator, statistics, latent_dim=latent_dim, mi_noise_std=-1.0)

@@ -123,6 +123,18 @@ def test_resume_continues_the_step_counter(tmp_path):
   assert int(model.e_optimizer.iterations.numpy()) == 30 * 5
 
 
+def test_max_train_minutes_stops_checkpoints_and_evaluates(tmp_path):
+  # A budget of ~0.6 s stops a 100,000-step run early, at a step that is checkpointed.
+  summary = training.train(_config(tmp_path, train_steps=100_000, steps_per_epoch=50_000,
+                                   max_train_minutes=0.01))
+  step = summary["step"]
+  assert 0 < step < 100_000
+  with open(tmp_path / "run" / "final_eval.json") as f:
+    saved = json.load(f)
+  assert saved["stopped_by"] == "--max_train_minutes=0.01" and saved["step"] == step
+  assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith(f"-{step}")
+
+
 def test_a_model_dir_keeps_its_architecture(tmp_path):
   training.train(_config(tmp_path, train_steps=10))
   with pytest.raises(ValueError, match="dim=32.*dim=64.*new --model_dir"):
