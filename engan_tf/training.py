@@ -307,7 +307,9 @@ class _Training(keras.callbacks.Callback):
     self.eval_log = os.path.join(config.model_dir, "eval.jsonl")
     self._t0 = None
     self._step0 = None
-    self.deadline = None  # time.monotonic() at which --max_train_minutes runs out
+    # time.monotonic() at which --max_train_minutes runs out (the run starts with `fit`).
+    self.deadline = (time.monotonic() + 60 * config.max_train_minutes
+                     if config.max_train_minutes else None)
     self.out_of_time = False
 
   def step(self):
@@ -400,8 +402,6 @@ def train(config: TrainConfig):
   start = int(model.g_optimizer.iterations.numpy())
   writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
   callback = _Training(config, source, manager, writer, chief)
-  if config.max_train_minutes:
-    callback.deadline = time.monotonic() + 60 * config.max_train_minutes
 
   if start < config.train_steps:
     if config.verbose and chief:
