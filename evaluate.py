@@ -1,6 +1,6 @@
 """Evaluates a trained model_dir (its last checkpoint) with its data set's evaluator.
 
-  python evaluate.py --model_dir=runs/kdd_s0 [--data_dir=DIR]
+  python evaluate.py --model_dir=runs/kdd_s0 [--data_dir=DIR] [--checkpoint=selected]
 
 For the anomaly data sets (kddcup99, csv, mnist_anomaly) this scores the held-out test set
 with both decision functions (score norm ||grad_x E(x)||^2 and energy E(x)): precision,
@@ -15,34 +15,36 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by train.py.", required=True)
-flags.DEFINE_string("data_dir", None, "Local data files (default: the one used in training).")
+from engan_tf import cli
+
+cli.define_model_dir_flags()
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   from engan_tf import evaluation  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
   try:
-    config, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir)
+    config, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
+                                             checkpoint=FLAGS.checkpoint)
   except (ValueError, FileNotFoundError) as e:
     print(f"evaluate.py: error: {e}", file=sys.stderr)
     sys.exit(2)
   step = int(model.g_optimizer.iterations.numpy())
   result = evaluation.evaluate(model, source, final=True)
-  anomaly.save_threshold(source, FLAGS.model_dir, step)
-  record = {"step": step, "dataset": config.dataset, **result.metrics}
-  with open(os.path.join(FLAGS.model_dir, "evaluate.json"), "w") as f:
+  if FLAGS.checkpoint == "latest":  # anomaly_threshold.json belongs to the last checkpoint
+    anomaly.save_threshold(source, FLAGS.model_dir, step)
+  record = {"step": step, "dataset": config.dataset, "checkpoint": FLAGS.checkpoint,
+            **result.metrics}
+  name = "evaluate.json" if FLAGS.checkpoint == "latest" else "evaluate_selected.json"
+  with open(os.path.join(FLAGS.model_dir, name), "w") as f:
     json.dump(record, f, indent=2, sort_keys=True)
   for name, value in sorted(result.metrics.items()):
     print(f"{name} = {value:.6g}")
-  print(f"wrote {FLAGS.model_dir}/evaluate.json")
+  print(f"wrote {FLAGS.model_dir}/{name}")
 
 
 if __name__ == "__main__":

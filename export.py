@@ -12,13 +12,13 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by train.py.", required=True)
+from engan_tf import cli
+
+cli.define_model_dir_flags()
 flags.DEFINE_string("export_dir", None, "Where <export_dir>/{sampler,scorer}/<version> go.",
                     required=True)
 flags.DEFINE_integer("version", None, "Version directory name (default: the training step).")
-flags.DEFINE_string("data_dir", None, "Local data files (default: the run's --data_dir).")
 flags.DEFINE_float("anomaly_threshold", None,
                    "Anomaly decision threshold (default: the data set's fitted one).")
 
@@ -26,13 +26,12 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   from engan_tf import export as export_lib  # after flag parsing: --help stays fast
   try:
     paths = export_lib.export(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version,
-                              data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold)
+                              data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold,
+                              checkpoint=FLAGS.checkpoint)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     print(f"export.py: error: {e}", file=sys.stderr)
     sys.exit(2)

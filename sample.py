@@ -22,9 +22,10 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
-flags.DEFINE_string("model_dir", None, "A model_dir written by train.py.", required=True)
+from engan_tf import cli
+
+cli.define_model_dir_flags()
 flags.DEFINE_integer("num_samples", 10000, "Number of independent chains (= samples).")
 flags.DEFINE_integer("mcmc_steps", 100, "MALA steps per chain (after any adaptation).")
 flags.DEFINE_float("step_size", 0.01, "Langevin step alpha in the paper's units "
@@ -41,7 +42,6 @@ flags.DEFINE_integer("chunk_steps", 10, "Steps per progress-bar update (one grap
 flags.DEFINE_integer("plot_samples", 2000, "Toy data: samples drawn on the PNG scatter.")
 flags.DEFINE_string("output_dir", None, "Where results go (default: <model_dir>/samples_<space>).")
 flags.DEFINE_integer("seed", 0, "Random seed (initial latents and MALA noise).")
-flags.DEFINE_string("data_dir", None, "Data directory, if the run's data set needs one.")
 
 FLAGS = flags.FLAGS
 
@@ -90,7 +90,8 @@ def sample():
   from engan_tf import training
   from engan_tf import visualize
 
-  _, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir)
+  _, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
+                                      checkpoint=FLAGS.checkpoint)
   output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"samples_{FLAGS.space}")
   tf.io.gfile.makedirs(output_dir)
   latent = FLAGS.space == "latent"
@@ -163,9 +164,7 @@ def sample():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   try:
     _validate()
     sample()

@@ -44,6 +44,13 @@ flags.DEFINE_enum("shuffle", _D.shuffle, ["per_dimension", "rows"],
 flags.DEFINE_float("mi_noise_std", _D.mi_noise_std,
                    "Std of Gaussian noise added to G(z) before the statistics network (0: "
                    "the paper); keeps the JSD entropy term from saturating.")
+flags.DEFINE_enum("entropy", _D.entropy, ["jsd_mi", "logdet"],
+                  "The generator's entropy term: jsd_mi = -I_JSD(G(z); z) with T (the paper); "
+                  "logdet = -mean log|det dG/dz| (exact, latent_dim == data dimension only; a "
+                  "diagnostic).")
+flags.DEFINE_float("entropy_weight", _D.entropy_weight,
+                   "Weight of the entropy term in the generator's loss, L_G = mean E(G(z)) + "
+                   "w * L_H (1: the paper); with --entropy=logdet, G targets exp(-E / w).")
 flags.DEFINE_integer("mcmc_steps", _D.mcmc_steps,
                      "Latent MALA steps before each negative phase (n_mcmc).")
 flags.DEFINE_float("mcmc_step_size", _D.mcmc_step_size,
@@ -60,6 +67,10 @@ flags.DEFINE_bool("jit_compile", _D.jit_compile, "XLA-compile the train step (on
 flags.DEFINE_float("ema_decay", _D.ema_decay,
                    "> 0: evaluate, checkpoint and export a moving average of the energy's "
                    "weights with this decay per generator step (e.g. 0.999).")
+flags.DEFINE_string("select_metric", _D.select_metric,
+                    "Keep the evaluated model that maximises this evaluation metric in "
+                    "model_dir/selected/ (e.g. score_norm/val_auroc_shuffled, label-free, with "
+                    "--validation_share); export.py --checkpoint=selected exports it.")
 flags.DEFINE_bool("mixed_precision", _D.mixed_precision,
                   "Compute in bfloat16 with float32 variables and outputs (for accelerators).")
 flags.DEFINE_integer("num_threads", _D.num_threads,
@@ -70,12 +81,14 @@ flags.DEFINE_integer("anomaly_digit", None, "mnist_anomaly: the held-out (anomal
 flags.DEFINE_string("data_path", None, "csv: the CSV file to train on.")
 flags.DEFINE_string("label_column", None, "csv: a label column to drop from the features.")
 flags.DEFINE_list("categorical_columns", None, "csv: columns to one-hot encode.")
+flags.DEFINE_float("validation_share", None, "kddcup99, csv: hold out this share of the "
+                   "normal training rows for label-free model selection (e.g. 0.1).")
 flags.DEFINE_string("mode_classifier", None, "stacked_mnist*: a saved MNIST classifier "
                     "(python -m engan_tf.metrics.mnist_classifier); evaluations count modes.")
 
 FLAGS = flags.FLAGS
 _DATASET_OPTIONS = ("anomaly_digit", "data_path", "label_column", "categorical_columns",
-                    "mode_classifier")
+                    "mode_classifier", "validation_share")
 
 
 def config_from_flags():

@@ -38,6 +38,7 @@ from engan_tf import losses
 from engan_tf.metrics import anomaly as metrics
 
 DECISION_FUNCTIONS = ("score_norm", "energy")
+SOURCE_KINDS = ("tabular", "image_anomaly")  # the DataSource kinds this module evaluates
 DEFAULT_DECISION_FUNCTION = "score_norm"
 THRESHOLD_FILE = "anomaly_threshold.json"
 THRESHOLD_QUANTILE = 0.95
@@ -94,7 +95,26 @@ def evaluate(model, source):
       at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="inclusive")
       result[f"{name}/f1_at_train_threshold"] = at_train["f1"]
     result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s >= thresholds[name]))
+  result.update(validation_metrics(model.energy, extras))
   return result
+
+
+def validation_metrics(energy, extras):
+  """Label-free quality of each decision function, from held-out normal rows only.
+
+  `{name}/val_auroc_shuffled`: the AUROC that separates the validation rows
+  (extras["x_val"], normal) from the same rows with their columns shuffled independently
+  (extras["x_val_shuffled"]: each value plausible, their combination not). A decision
+  function that has gone flat or inverted scores about 0.5 or below; used to select a
+  checkpoint without looking at a single anomaly label. {} without a validation split.
+  """
+  if extras.get("x_val") is None:
+    return {}
+  normal, shuffled = score(energy, extras["x_val"]), score(energy, extras["x_val_shuffled"])
+  labels = np.concatenate([np.zeros(len(extras["x_val"])), np.ones(len(extras["x_val_shuffled"]))])
+  return {f"{name}/val_auroc_shuffled": metrics.auroc(labels, np.concatenate([normal[name],
+                                                                              shuffled[name]]))
+          for name in DECISION_FUNCTIONS}
 
 
 def save_threshold(source, model_dir, step):

@@ -374,9 +374,13 @@ def export_model(model, source, export_dir, version, anomaly_threshold=None):
   return final
 
 
-def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold=None):
-  """Exports the last checkpoint of a train.py model_dir; returns {"sampler": path, ...}."""
+def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold=None,
+           checkpoint="latest"):
+  """Exports a train.py model_dir; returns {"sampler": path, ...}.
+
+  checkpoint: "latest" (the last checkpoint) or "selected" (the one --select_metric kept).
+  """
   from engan_tf import training  # pylint: disable=g-import-not-at-top
-  _, source, model = training.restore(model_dir, data_dir=data_dir)
+  _, source, model = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint)
   version = default_version(model) if version is None else version
   return export_model(model, source, export_dir, version, anomaly_threshold)

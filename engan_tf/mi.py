@@ -51,3 +51,34 @@ def jsd_loss(t_joint, t_marginal):
 def jsd_mi_estimate(t_joint, t_marginal):
   """The Jensen-Shannon MI estimate I_JSD (eq. 5) = 2 JSD - 2 log 2, in [-2 log 2, 0]."""
   return -jsd_loss(t_joint, t_marginal)
+
+
+def log_det_entropy_gain(generator, z, training=True):
+  """mean log|det dG/dz| over the batch: H(G(Z)) - H(Z) for an injective G.
+
+  The change of variables gives the generator's entropy exactly when the latent and data
+  dimensions agree (the 2-D toy data), with no statistics network to saturate. Not the
+  paper's estimator: a diagnostic of what an unsaturated entropy term does
+  (`--entropy=logdet`). Differentiable in G's weights (a double backward pass).
+  """
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(z)
+    x = generator(z, training=training)
+    x = tf.reshape(x, [tf.shape(x)[0], -1])  # (on the tape: the Jacobian goes through it)
+    outputs = [tf.reduce_sum(x[:, i]) for i in range(x.shape[1])]
+  if x.shape[1] != z.shape[1]:
+    raise ValueError(f"--entropy=logdet needs latent_dim == data dimension, got a "
+                     f"{x.shape[1]} x {z.shape[1]} Jacobian")
+  # Row i of each example's Jacobian is the gradient of sum_batch x_i: examples do not
+  # interact in G. One backward pass per data dimension (cheaper than batch_jacobian here).
+  jacobian = tf.stack([tape.gradient(out, z) for out in outputs], axis=1)  # [b, d, d]
+  del tape
+  if x.shape[1] == 2:
+    det = jacobian[:, 0, 0] * jacobian[:, 1, 1] - jacobian[:, 0, 1] * jacobian[:, 1, 0]
+    log_abs_det = 0.5 * tf.math.log(tf.square(det) + 1e-12)
+  else:
+    # sum log|R_ii| of J = QR (slogdet has no XLA kernel).
+    r_diag = tf.linalg.diag_part(tf.linalg.qr(jacobian)[1])
+    log_abs_det = tf.reduce_sum(0.5 * tf.math.log(tf.square(r_diag) + 1e-12), axis=-1)
+  # The 1e-12 keeps it finite where a ReLU generator's Jacobian is singular.
+  return tf.reduce_mean(log_abs_det)

@@ -30,6 +30,7 @@ from engan_tf import mi
 
 _CRITIC_METRICS = ("e_real", "e_fake", "score_penalty", "e_loss")
 _GENERATOR_METRICS = ("l_h", "mi_jsd", "g_loss", "e_gen")
+ENTROPY_TERMS = ("jsd_mi", "logdet")
 
 
 class EnGAN(keras.Model):
@@ -37,7 +38,7 @@ class EnGAN(keras.Model):
 
   def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
-               mi_noise_std=0.0, **kwargs):
+               mi_noise_std=0.0, entropy="jsd_mi", entropy_weight=1.0, **kwargs):
     super().__init__(**kwargs)
     if n_critic < 1:
       raise ValueError(f"n_critic must be >= 1, got {n_critic}")
@@ -54,6 +55,16 @@ class EnGAN(keras.Model):
       raise ValueError(f"mi_noise_std must be >= 0, got {mi_noise_std}")
     # > 0: T sees G(z) + N(0, mi_noise_std^2) (see generator_update).
     self.mi_noise_std = float(mi_noise_std)
+    if entropy not in ENTROPY_TERMS:
+      raise ValueError(f"entropy must be one of {', '.join(ENTROPY_TERMS)}, got {entropy!r}")
+    # "jsd_mi": L_H = -I_JSD(G(z); z) with T (the paper). "logdet": L_H = -mean log|det dG/dz|
+    # (the exact entropy gain of a square G; a diagnostic, T is not trained).
+    self.entropy = entropy
+    if not entropy_weight > 0:
+      raise ValueError(f"entropy_weight must be > 0, got {entropy_weight}")
+    # L_G = mean E(G(z)) + entropy_weight * L_H: G targets exp(-E / entropy_weight) when L_H
+    # is the exact negative entropy (1: the paper).
+    self.entropy_weight = float(entropy_weight)
     # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
     # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
     self.latent_sampler = latent_sampler
@@ -153,16 +164,24 @@ class EnGAN(keras.Model):
       # shuffled pairs perfectly: the JSD term saturates and G gets no entropy gradient.
       # With noise, I(G(z) + eps; z) = H(G(z) + eps) - H(eps) stays finite and measures
       # how far G spreads its samples at the noise's scale (off by default: the paper).
-      x_seen = x_fake
-      if self.mi_noise_std:
-        x_seen = x_fake + self.mi_noise_std * self.rng.normal(tf.shape(x_fake))
-      l_h = mi.jsd_loss(self.statistics([x_seen, z], training=True),
-                        self.statistics([x_seen, z_marginal], training=True))
-      g_loss = losses.generator_loss(e_gen, l_h)
+      if self.entropy == "logdet":
+        l_h = -mi.log_det_entropy_gain(self.generator, z)
+      else:
+        x_seen = x_fake
+        if self.mi_noise_std:
+          x_seen = x_fake + self.mi_noise_std * self.rng.normal(tf.shape(x_fake))
+        l_h = mi.jsd_loss(self.statistics([x_seen, z], training=True),
+                          self.statistics([x_seen, z_marginal], training=True))
+      g_loss = losses.generator_loss(e_gen, self.entropy_weight * l_h)
       scaled_loss = g_loss * scale
-    # E(G(z)) does not depend on T, so d L_G / d phi = d L_H / d phi: one backward pass
-    # gives both networks their gradients.
+    # E(G(z)) does not depend on T, so d L_G / d phi = entropy_weight * d L_H / d phi: one
+    # backward pass gives both networks their gradients.
     grads = tape.gradient(scaled_loss, g_vars + t_vars)
     self.g_optimizer.apply_gradients(zip(grads[:len(g_vars)], g_vars))
-    self.t_optimizer.apply_gradients(zip(grads[len(g_vars):], t_vars))
+    if self.entropy == "logdet":
+      return dict(zip(_GENERATOR_METRICS, (l_h, tf.zeros_like(l_h), g_loss, e_gen)))
+    t_grads = grads[len(g_vars):]
+    if self.entropy_weight != 1.0:  # T minimises L_H itself, whatever G's weight on it
+      t_grads = [g / self.entropy_weight for g in t_grads]
+    self.t_optimizer.apply_gradients(zip(t_grads, t_vars))
     return dict(zip(_GENERATOR_METRICS, (l_h, -l_h, g_loss, e_gen)))

@@ -64,6 +64,8 @@ class TrainConfig:
   beta_2: float = 0.9
   shuffle: str = "per_dimension"
   mi_noise_std: float = 0.0  # > 0: T sees G(z) + Gaussian noise (engan_tf.model)
+  entropy: str = "jsd_mi"  # the generator's entropy term: "jsd_mi" (paper) or "logdet"
+  entropy_weight: float = 1.0  # L_G = mean E(G(z)) + entropy_weight * L_H (1: the paper)
   mcmc_steps: int = 0
   mcmc_step_size: float = 0.01
   strategy: str = "default"
@@ -75,12 +77,15 @@ class TrainConfig:
   num_threads: int = 0  # CPU threads for TensorFlow's op pools; 0 = TensorFlow's default
   # > 0: evaluate, checkpoint and export a moving average of the energy's weights.
   ema_decay: float = 0.0
+  # An evaluation metric to maximise, e.g. "score_norm/val_auroc_shuffled" (label-free, with
+  # --validation_share): the best evaluated model is kept in model_dir/selected/.
+  select_metric: str = ""
   mixed_precision: bool = False  # bfloat16 compute (accelerators), float32 variables
   verbose: int = 1
 
   def validate(self):
     positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
-                "steps_per_execution")
+                "steps_per_execution", "entropy_weight")
     for key in positive:
       if not getattr(self, key) > 0:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
@@ -96,6 +101,12 @@ class TrainConfig:
       raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
     if self.model == "wgan_gp" and self.mi_noise_std:
       raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
+    if self.entropy not in model_lib.ENTROPY_TERMS:
+      raise ValueError(f"--entropy must be one of {', '.join(model_lib.ENTROPY_TERMS)}, "
+                       f"got {self.entropy!r}")
+    if self.model == "wgan_gp" and (self.entropy != "jsd_mi" or self.entropy_weight != 1.0):
+      raise ValueError("--entropy and --entropy_weight are EnGAN's entropy term; "
+                       "--model=wgan_gp has none")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
     if self.steps_per_epoch % self.steps_per_execution:
@@ -214,7 +225,8 @@ def _build_model(config, source):
     model = model_lib.EnGAN(*nets, latent_dim=config.latent_dim, n_critic=config.n_critic,
                             lambda_penalty=config.lambda_penalty, shuffle=config.shuffle,
                             latent_sampler=_latent_sampler(config), seed=config.seed,
-                            mi_noise_std=config.mi_noise_std)
+                            mi_noise_std=config.mi_noise_std, entropy=config.entropy,
+                            entropy_weight=config.entropy_weight)
   adam = lambda: keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2)
   model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
@@ -273,20 +285,64 @@ def _check_same_run(config, model_dir):
           f"{key}={new.get(key)!r}. Use a new --model_dir (runs are never overwritten).")
 
 
-def restore(model_dir, source=None, data_dir=None):
-  """(config, source, model) of a trained model_dir, weights from its last checkpoint."""
+SELECTED_DIR = "selected"  # model_dir/selected/: the checkpoint chosen by --select_metric
+SELECTED_FILE = "selected.json"
+
+
+def load_selected(model_dir):
+  """model_dir/selected.json ({"step", "metric", "value", "metrics"}) or None."""
+  path = os.path.join(model_dir, SELECTED_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def _selected_checkpoint(model):
+  """What --select_metric keeps: the evaluated E (averaged, if averaging) and G."""
+  target = getattr(model, "weight_average", None) or model
+  return tf.train.Checkpoint(energy=target.energy, generator=target.generator)
+
+
+CHECKPOINTS = ("latest", "selected")
+
+
+def restore(model_dir, source=None, data_dir=None, checkpoint="latest"):
+  """(config, source, model) of a trained model_dir.
+
+  checkpoint="latest": the weights of its last checkpoint; "selected": the model kept by
+  --select_metric (model_dir/selected/).
+  """
+  if checkpoint not in CHECKPOINTS:
+    raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
   config = load_config(model_dir)
   if source is None:
     source = data_lib.load_dataset(config.dataset, data_dir=data_dir or config.data_dir,
                                    seed=config.seed, **config.dataset_options)
   model = build_model(config, source)
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
-  if latest is None:
-    raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train it first")
-  make_checkpoint(model).restore(latest).expect_partial()
+  if checkpoint == "selected":
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, SELECTED_DIR))
+    if path is None:
+      raise FileNotFoundError(f"no selected checkpoint in {model_dir}/{SELECTED_DIR}: train "
+                              f"with --select_metric (or use the latest checkpoint)")
+    _selected_checkpoint(model).restore(path).expect_partial()
+    # The step counter tells which model this is (export's default version, evaluate.py);
+    # the checkpoint's own name ("ckpt-<step>") holds it.
+    model.g_optimizer.iterations.assign(int(path.rsplit("-", 1)[1]))
+  else:
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+    if path is None:
+      raise FileNotFoundError(f"no checkpoint in {model_dir}/checkpoints: train it first")
+    make_checkpoint(model).restore(path).expect_partial()
   if model.weight_average is not None:  # inference uses the averaged weights
     model.weight_average.copy_to(model)
-  anomaly.load_threshold(model_dir, source)  # the fitted anomaly threshold, if any
+  if checkpoint == "latest":
+    anomaly.load_threshold(model_dir, source)  # the fitted anomaly threshold, if any
+  elif source.kind in anomaly.SOURCE_KINDS:
+    # anomaly_threshold.json belongs to the last checkpoint: refit for the selected energy.
+    thresholds = anomaly.fit_thresholds(model.energy, source.extras["x_train"])
+    source.extras["anomaly_thresholds"] = thresholds
+    source.extras["anomaly_threshold"] = thresholds[anomaly.DEFAULT_DECISION_FUNCTION]
   return config, source, model
 
 
@@ -311,6 +367,8 @@ class _Training(keras.callbacks.Callback):
     self.deadline = (time.monotonic() + 60 * config.max_train_minutes
                      if config.max_train_minutes else None)
     self.out_of_time = False
+    # --select_metric: the best evaluation so far (survives a resume through selected.json).
+    self.selected = load_selected(config.model_dir) if config.select_metric else None
 
   def step(self):
     return int(self.model.g_optimizer.iterations.numpy())
@@ -352,16 +410,44 @@ class _Training(keras.callbacks.Callback):
     # With --ema_decay, the averaged E and G are the model that is evaluated.
     target = self.model.weight_average or self.model
     result = evaluation.evaluate(target, self.source, final=final)
+    metrics = dict(result.metrics)
+    if self.config.select_metric:
+      metrics.update(self.select(step, result.metrics))
     with self.writer.as_default(step=step):
-      for name, value in result.metrics.items():
+      for name, value in metrics.items():
         tf.summary.scalar(f"eval/{name}", value)
       if result.picture is not None:
         tf.summary.image("samples", result.picture[None])
     with tf.io.gfile.GFile(self.eval_log, "a") as f:
-      f.write(json.dumps({"step": step, "final": final, **result.metrics}) + "\n")
+      f.write(json.dumps({"step": step, "final": final, **metrics}) + "\n")
     if self.config.verbose and result.metrics:
       print(f"eval @ step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
-    return result
+    return evaluation.Evaluation(metrics, result.picture)
+
+  def select(self, step, metrics):
+    """Keeps the evaluated model if it is the best by --select_metric so far.
+
+    Returns "selected/<name>" for every metric of the selected model's evaluation (what a
+    user who deploys the selected model would get) and "selected/step".
+    """
+    name = self.config.select_metric
+    if name not in metrics:
+      raise ValueError(f"--select_metric={name!r} is not a metric of this evaluation; "
+                       f"choose one of: {', '.join(sorted(metrics))}")
+    value = metrics[name]
+    if self.selected is not None and self.selected["metric"] != name:
+      self.selected = None  # resumed with another --select_metric: values do not compare
+    if np.isfinite(value) and (self.selected is None or value > self.selected["value"]):
+      directory = os.path.join(self.config.model_dir, SELECTED_DIR)
+      manager = tf.train.CheckpointManager(_selected_checkpoint(self.model), directory,
+                                           max_to_keep=1)
+      manager.save(checkpoint_number=step)
+      self.selected = {"step": step, "metric": name, "value": value, "metrics": metrics}
+      _write_json(os.path.join(self.config.model_dir, SELECTED_FILE), self.selected)
+    if self.selected is None:  # nothing finite to select yet
+      return {}
+    return {"selected/step": self.selected["step"],
+            **{f"selected/{k}": v for k, v in self.selected["metrics"].items()}}
 
 
 def train(config: TrainConfig):
@@ -378,6 +464,10 @@ def train(config: TrainConfig):
   chief = is_chief(strategy)
   source = data_lib.load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
                                  **config.dataset_options)
+  if (config.select_metric.endswith("val_auroc_shuffled")
+      and source.extras.get("x_val") is None):
+    raise ValueError(f"--select_metric={config.select_metric} scores a validation split: "
+                     f"add --validation_share (e.g. 0.1); {config.dataset} has none without it")
   config = resolve(config, source)
   _check_same_run(config, config.model_dir)
   out_dir = writable_dir(config.model_dir, strategy)

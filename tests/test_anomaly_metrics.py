@@ -73,3 +73,17 @@ def test_bad_inputs_are_rejected():
     anomaly.at_share([0, 1], [np.nan, 0.2])
   with pytest.raises(ValueError, match="ties"):
     anomaly.at_share([0, 1], [0.1, 0.2], ties="random")
+
+
+def test_validation_metrics_tell_a_shaped_energy_from_a_flat_one():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from engan_tf import anomaly as anomaly_scores  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(0)
+  extras = {"x_val": (0.1 * rng.randn(300, 3)).astype(np.float32),
+            "x_val_shuffled": (1.0 + 0.1 * rng.randn(300, 3)).astype(np.float32)}
+  bowl = lambda x, training=False: tf.reduce_sum(tf.square(x), axis=1)  # low on the rows
+  flat = lambda x, training=False: 0.0 * tf.reduce_sum(x, axis=1)
+  shaped = anomaly_scores.validation_metrics(bowl, extras)
+  assert shaped == {"score_norm/val_auroc_shuffled": 1.0, "energy/val_auroc_shuffled": 1.0}
+  assert anomaly_scores.validation_metrics(flat, extras)["energy/val_auroc_shuffled"] == 0.5
+  assert anomaly_scores.validation_metrics(bowl, {"x_val": None}) == {}

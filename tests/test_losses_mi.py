@@ -115,3 +115,66 @@ def test_mi_noise_std_adds_noise_only_to_what_t_sees():
   assert abs(joint.mean()) < 0.01 and abs(joint.std() - std) < 0.01
   with np.testing.assert_raises(ValueError):
     model_lib.EnGAN(energy, generator, statistics, latent_dim=latent_dim, mi_noise_std=-1.0)
+
+
+def test_log_det_entropy_gain_of_a_linear_generator_is_log_abs_det():
+  a = np.array([[2.0, 0.5], [0.0, -3.0]], np.float32)  # |det| = 6
+  generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+      2, use_bias=False, kernel_initializer=keras.initializers.Constant(a))])
+  gain = mi.log_det_entropy_gain(generator, tf.random.normal([64, 2]))
+  np.testing.assert_allclose(gain.numpy(), np.log(6.0), rtol=1e-5)
+  b = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [3.0, 0.0, 0.5]], np.float32)  # det 0.5
+  generator3 = keras.Sequential([keras.Input((3,)), keras.layers.Dense(
+      3, use_bias=False, kernel_initializer=keras.initializers.Constant(b))])
+  gain3 = mi.log_det_entropy_gain(generator3, tf.random.normal([8, 3]))
+  np.testing.assert_allclose(gain3.numpy(), np.log(0.5), rtol=1e-5)
+  # A non-square Jacobian has no change-of-variables entropy: a clear error.
+  wide = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+  with np.testing.assert_raises_regex(ValueError, "latent_dim == data dimension"):
+    mi.log_det_entropy_gain(wide, tf.random.normal([4, 3]))
+
+
+def test_logdet_entropy_spreads_g_and_leaves_t_alone():
+  from engan_tf import model as model_lib  # pylint: disable=import-outside-toplevel
+  keras.utils.set_random_seed(0)
+  nets = networks.build_networks("mlp512", (2,), 2, dim=16)
+  model = model_lib.EnGAN(*nets, latent_dim=2, entropy="logdet")
+  model.compile(*[keras.optimizers.SGD(0.01) for _ in range(3)])
+  model.build_optimizers()
+  t_before = [w.numpy() for w in nets.statistics.weights]
+  z = tf.random.normal([256, 2], seed=1)
+  gain_before = float(mi.log_det_entropy_gain(nets.generator, z))
+  for _ in range(20):
+    values = model.generator_update({"z": z, "z_marginal": z}, 256, 1.0)
+  assert float(mi.log_det_entropy_gain(nets.generator, z)) > gain_before
+  assert float(values["l_h"]) < -gain_before  # L_H = -mean log|det dG/dz| went down
+  for before, after in zip(t_before, nets.statistics.weights):
+    np.testing.assert_array_equal(before, after.numpy())
+  with np.testing.assert_raises(ValueError):
+    model_lib.EnGAN(*nets, latent_dim=2, entropy="nope")
+
+
+def test_entropy_weight_scales_g_s_entropy_gradient_but_not_t_s_update():
+  from engan_tf import model as model_lib  # pylint: disable=import-outside-toplevel
+  z = tf.random.normal([64, 2], seed=3)
+  noise = {"z": z, "z_marginal": mi.shuffle_per_dimension(z)}
+
+  def one_update(weight):
+    keras.utils.set_random_seed(0)
+    nets = networks.build_networks("mlp512", (2,), 2, dim=16)
+    model = model_lib.EnGAN(*nets, latent_dim=2, entropy_weight=weight)
+    model.compile(*[keras.optimizers.SGD(0.1) for _ in range(3)])
+    model.build_optimizers()
+    before = [w.numpy() for w in nets.generator.weights]
+    model.generator_update(noise, 64, 1.0)
+    return ([w.numpy() - b for w, b in zip(nets.generator.weights, before)],
+            [w.numpy() for w in nets.statistics.weights])
+
+  g_full, t_full = one_update(1.0)
+  g_half, t_half = one_update(0.5)
+  for a, b in zip(t_full, t_half):  # T minimises L_H whatever G's weight on it
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  assert any(not np.allclose(a, b) for a, b in zip(g_full, g_half))
+  with np.testing.assert_raises(ValueError):
+    model_lib.EnGAN(*networks.build_networks("mlp512", (2,), 2, dim=8), latent_dim=2,
+                    entropy_weight=0.0)

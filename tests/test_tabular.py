@@ -91,3 +91,54 @@ def test_csv_needs_an_existing_path(tmp_path):
     data_lib.load_dataset("csv")
   with pytest.raises(FileNotFoundError, match="not found"):
     data_lib.load_dataset("csv", data_path=str(tmp_path / "missing.csv"))
+
+
+def test_validation_split_holds_out_normal_rows_and_a_column_shuffled_copy(tmp_path):
+  path = _write(tmp_path, _table())
+  options = dict(data_path=path, label_column="is_attack", categorical_columns=["proto", "flag"])
+  whole = data_lib.load_dataset("csv", **options).extras
+  extras = data_lib.load_dataset("csv", validation_share=0.25, **options).extras
+  n_normal = len(whole["x_train"])
+  assert len(extras["x_val"]) == round(0.25 * n_normal)
+  assert len(extras["x_train"]) + len(extras["x_val"]) == n_normal
+  # The test half is the same rows (the scaling, fit on fewer rows, may differ).
+  np.testing.assert_array_equal(extras["y_test"], whole["y_test"])
+  np.testing.assert_array_equal(extras["x_test"][:, 2:], whole["x_test"][:, 2:])
+  # Validation rows are normal training rows the model never sees.
+  assert not {r.tobytes() for r in extras["x_val"]} & {r.tobytes() for r in extras["x_train"]}
+  # The shuffled copy keeps every feature's multiset (one-hot blocks move together) and
+  # breaks the rows apart.
+  val, shuffled = extras["x_val"], extras["x_val_shuffled"]
+  np.testing.assert_allclose(np.sort(val, axis=0), np.sort(shuffled, axis=0), atol=1e-6)
+  assert np.all(shuffled[:, 2:4].sum(axis=1) == 1) and np.all(shuffled[:, 4:7].sum(axis=1) == 1)
+  assert np.mean(np.all(np.isclose(val, shuffled), axis=1)) < 0.2
+
+
+def test_validation_share_must_be_a_fraction(tmp_path):
+  path = _write(tmp_path, _table())
+  with pytest.raises(ValueError, match="validation_share"):
+    data_lib.load_dataset("csv", data_path=path, validation_share=1.0)
+
+
+def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
+  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
+  from engan_tf import export  # pylint: disable=g-import-not-at-top
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
+  path = _write(tmp_path, _table(400))
+  config = training.TrainConfig(
+      dataset="csv", model_dir=str(tmp_path / "run"), dim=16, latent_dim=4, batch_size=32,
+      n_critic=1, train_steps=30, steps_per_epoch=10, eval_every=1, verbose=0,
+      dataset_options=dict(data_path=path, label_column="is_attack",
+                           categorical_columns=["proto", "flag"], validation_share=0.25),
+      select_metric="score_norm/val_auroc_shuffled")
+  summary = training.train(config)
+  assert 0.0 <= summary["final_eval"]["score_norm/val_auroc_shuffled"] <= 1.0
+  selected = training.load_selected(config.model_dir)
+  assert selected["step"] == summary["final_eval"]["selected/step"]
+  # The selected model comes back with its step and a threshold refit to its energy.
+  _, source, model = training.restore(config.model_dir, checkpoint="selected")
+  assert int(model.g_optimizer.iterations.numpy()) == selected["step"]
+  refit = anomaly.fit_thresholds(model.energy, source.extras["x_train"])
+  assert source.extras["anomaly_thresholds"] == refit
+  paths = export.export(config.model_dir, str(tmp_path / "export"), checkpoint="selected")
+  assert paths["scorer"].endswith(f"/{selected['step']}")

@@ -135,6 +135,39 @@ def test_max_train_minutes_stops_checkpoints_and_evaluates(tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith(f"-{step}")
 
 
+def test_select_metric_keeps_the_best_evaluated_model(tmp_path):
+  config = _config(tmp_path, train_steps=30, eval_every=1, select_metric="log_likelihood")
+  training.train(config)
+  with open(tmp_path / "run" / "eval.jsonl") as f:
+    evals = [json.loads(line) for line in f]
+  assert [e["step"] for e in evals] == [10, 20, 30]
+  best = max(evals, key=lambda e: e["log_likelihood"])
+  selected = training.load_selected(config.model_dir)
+  assert (selected["step"], selected["value"]) == (best["step"], best["log_likelihood"])
+  # Each evaluation reports the model selected so far.
+  for i, e in enumerate(evals):
+    so_far = max(evals[:i + 1], key=lambda e: e["log_likelihood"])
+    assert e["selected/step"] == so_far["step"]
+    assert e["selected/log_likelihood"] == so_far["log_likelihood"]
+  # restore(checkpoint="selected") gives back that model.
+  _, source, model = training.restore(config.model_dir, checkpoint="selected")
+  assert int(model.g_optimizer.iterations.numpy()) == best["step"]
+  again = evaluation.evaluate_toy(model, source, final=best["final"]).metrics
+  assert again["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-5)
+
+
+def test_select_metric_errors_name_what_to_do(tmp_path):
+  with pytest.raises(ValueError, match="choose one of: .*log_likelihood"):
+    training.train(_config(tmp_path, train_steps=10, eval_every=1, select_metric="nope"))
+  with pytest.raises(ValueError, match="--validation_share"):
+    training.train(_config(tmp_path, model_dir=str(tmp_path / "b"),
+                           select_metric="score_norm/val_auroc_shuffled"))
+  with pytest.raises(FileNotFoundError, match="--select_metric"):
+    training.restore(str(tmp_path / "run"), checkpoint="selected")
+  from engan_tf import cli  # pylint: disable=g-import-not-at-top
+  assert cli.CHECKPOINTS == training.CHECKPOINTS  # the tools' --checkpoint choices
+
+
 def test_a_model_dir_keeps_its_architecture(tmp_path):
   training.train(_config(tmp_path, train_steps=10))
   with pytest.raises(ValueError, match="dim=32.*dim=64.*new --model_dir"):

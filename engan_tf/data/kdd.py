@@ -98,14 +98,18 @@ def read(data_dir=None):
   return schema, columns, is_anomaly
 
 
-def source_from_table(schema, columns, is_anomaly, split_seed=42, test_anomaly_share=0.2):
+def source_from_table(schema, columns, is_anomaly, split_seed=42, test_anomaly_share=0.2,
+                      validation_share=0.0):
   """The kddcup99 `DataSource` of an already parsed file (see `read`)."""
   return tabular.tabular_source("kddcup99", schema, columns, is_anomaly, split_seed=split_seed,
-                                test_anomaly_share=test_anomaly_share, default_latent_dim=32)
+                                test_anomaly_share=test_anomaly_share, default_latent_dim=32,
+                                validation_share=validation_share)
 
 
 @data_lib.register_dataset("kddcup99")
-def load_kddcup99(data_dir=None, seed=0, split_seed=42, test_anomaly_share=0.2, **unused):
+def load_kddcup99(data_dir=None, seed=0, split_seed=42, test_anomaly_share=0.2,
+                  validation_share=0.0, **unused):
   del seed, unused  # the split is fixed by split_seed, the same for every training seed
   return source_from_table(*read(data_dir), split_seed=split_seed,
-                           test_anomaly_share=test_anomaly_share)
+                           test_anomaly_share=test_anomaly_share,
+                           validation_share=validation_share)

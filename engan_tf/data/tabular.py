@@ -252,22 +252,53 @@ def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None):
   return train_rows, test_half
 
 
+def validation_split(train_rows, validation_share, split_seed=42):
+  """(train_rows, validation_rows): a seeded `validation_share` of the normal training rows."""
+  if not 0 <= validation_share < 1:
+    raise ValueError(f"--validation_share must be in [0, 1), got {validation_share}")
+  if not validation_share:
+    return train_rows, train_rows[:0]
+  rows = np.random.RandomState(split_seed + 1).permutation(train_rows)
+  n_val = int(round(len(rows) * validation_share))
+  # Not sorted: the training rows stay in random order (the input pipeline's shuffle buffer
+  # is smaller than KDD99's training half, whose file is ordered by attack type).
+  return rows[n_val:], rows[:n_val]
+
+
+def shuffled_columns(columns, rows, seed=0):
+  """The raw `columns` at `rows`, each column permuted independently.
+
+  Each value keeps its column's marginal distribution while the dependencies between
+  columns are broken: label-free stand-ins for anomalies (see engan_tf.anomaly).
+  """
+  rng = np.random.RandomState(seed)
+  return {c: v[rows][rng.permutation(len(rows))] for c, v in columns.items()}
+
+
 def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomaly_share=None,
-                   default_latent_dim=32, source_path=None):
+                   default_latent_dim=32, source_path=None, validation_share=0.0):
   """The `DataSource` of a parsed table (KDD99 or a user's CSV): see the module docstring.
 
   Without labels (`is_anomaly` None) every row of the training half trains and the test
   half is kept unlabelled (the evaluator then reports the share flagged only).
+  With `validation_share` > 0 that share of the normal training rows is held out
+  (`extras["x_val"]`), with a copy whose columns are shuffled independently
+  (`extras["x_val_shuffled"]`): the label-free model selection of engan_tf.anomaly.
   """
   labelled = is_anomaly is not None
   if not labelled:
     is_anomaly = np.zeros(len(columns[schema.columns[0]]), np.int64)
   train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share)
+  train_rows, val_rows = validation_split(train_rows, validation_share, split_seed)
   if len(train_rows) < 2:
     raise TabularDataError(f"{source_path or name}: only {len(train_rows)} normal training rows")
   preprocessing = build_preprocessing(schema, columns, train_rows)
   x_train = apply_preprocessing(preprocessing, schema, columns, train_rows)
   x_test = apply_preprocessing(preprocessing, schema, columns, test_rows)
+  if len(val_rows):
+    x_val = apply_preprocessing(preprocessing, schema, columns, val_rows)
+    shuffled = shuffled_columns(columns, val_rows, seed=split_seed)
+    x_val_shuffled = apply_preprocessing(preprocessing, schema, shuffled)
 
   def train_dataset(batch_size, n_critic, seed):
     return data_lib.array_train_dataset(x_train, batch_size, n_critic, seed)
@@ -281,6 +312,8 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
       "raw_feature_spec": schema.raw_feature_spec(),
       "schema": schema,
   }
+  if len(val_rows):
+    extras.update(x_val=x_val, x_val_shuffled=x_val_shuffled)
   return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
                              default_networks="kdd", default_latent_dim=default_latent_dim,
                              extras=extras)
@@ -288,7 +321,7 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
 
 @data_lib.register_dataset("csv")
 def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categorical_columns=None,
-             split_seed=42, **unused):
+             split_seed=42, validation_share=0.0, **unused):
   """A user's CSV (with a header line): --data_path, --label_column, --categorical_columns.
 
   The label column (optional) holds 0/1 or true/false, 1 = anomaly.
@@ -301,4 +334,4 @@ def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categoric
   labels = (binary_labels(columns[label_column], data_path, label_column)
             if label_column else None)
   return tabular_source("csv", schema, columns, labels, split_seed=split_seed,
-                        source_path=data_path)
+                        source_path=data_path, validation_share=validation_share)

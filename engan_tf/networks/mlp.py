@@ -21,16 +21,29 @@ def _relu(name):
   return layers.ReLU(name=name)
 
 
+def _swish(name):
+  return layers.Activation("silu", name=name)
+
+
+# Hidden activations of E and T, by name.
+ACTIVATIONS = {"leaky_relu": _leaky, "swish": _swish}
+
+
 def _scalar_head(h, name):
   h = layers.Dense(1, name=f"{name}_out")(h)
   return layers.Reshape((), name=f"{name}_squeeze")(h)
 
 
-def energy(data_shape, hidden):
-  """E(x) -> [batch]: an MLP with LeakyReLU(0.2), linear scalar output."""
+def energy(data_shape, hidden, activation="leaky_relu"):
+  """E(x) -> [batch]: an MLP (LeakyReLU(0.2) by default), linear scalar output.
+
+  With LeakyReLU, E is piecewise linear: its wells are cones whose slope at the data is
+  what the score penalty charges for. A smooth activation ("swish") lets a well have a
+  flat bottom under the data and steep walls beside it.
+  """
   x = keras.Input(data_shape, name="x")
   h = layers.Flatten(name="energy_flatten")(x) if len(data_shape) > 1 else x
-  h = _trunk(h, hidden, _leaky, "energy")
+  h = _trunk(h, hidden, ACTIVATIONS[activation], "energy")
   return keras.Model(x, _scalar_head(h, "energy"), name="energy")
 
 
