@@ -39,12 +39,12 @@ def main(argv):
     anomaly.save_threshold(source, FLAGS.model_dir, step)
   record = {"step": step, "dataset": config.dataset, "checkpoint": FLAGS.checkpoint,
             **result.metrics}
-  name = "evaluate.json" if FLAGS.checkpoint == "latest" else "evaluate_selected.json"
-  with open(os.path.join(FLAGS.model_dir, name), "w") as f:
+  filename = "evaluate.json" if FLAGS.checkpoint == "latest" else "evaluate_selected.json"
+  with open(os.path.join(FLAGS.model_dir, filename), "w") as f:
     json.dump(record, f, indent=2, sort_keys=True)
   for name, value in sorted(result.metrics.items()):
     print(f"{name} = {value:.6g}")
-  print(f"wrote {FLAGS.model_dir}/{name}")
+  print(f"wrote {FLAGS.model_dir}/{filename}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """The CSV data set (--dataset=csv): preprocessing, split and the errors a user can act on."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -142,3 +147,13 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
   assert source.extras["anomaly_thresholds"] == refit
   paths = export.export(config.model_dir, str(tmp_path / "export"), checkpoint="selected")
   assert paths["scorer"].endswith(f"/{selected['step']}")
+  # The command line: evaluate.py --checkpoint=selected writes its own file.
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = subprocess.run([sys.executable, os.path.join(root, "evaluate.py"),
+                        f"--model_dir={config.model_dir}", "--checkpoint=selected"],
+                       capture_output=True, text=True, check=True, cwd=root).stdout
+  assert f"wrote {config.model_dir}/evaluate_selected.json" in out
+  with open(os.path.join(config.model_dir, "evaluate_selected.json")) as f:
+    record = json.load(f)
+  assert (record["step"], record["checkpoint"]) == (selected["step"], "selected")
+  assert record["score_norm/f1"] == pytest.approx(selected["metrics"]["score_norm/f1"])
