@@ -44,7 +44,7 @@ flags.DEFINE_enum("shuffle", _D.shuffle, ["per_dimension", "rows"],
 flags.DEFINE_float("mi_noise_std", _D.mi_noise_std,
                    "Std of Gaussian noise added to G(z) before the statistics network (0: "
                    "the paper); keeps the JSD entropy term from saturating.")
-flags.DEFINE_enum("entropy", _D.entropy, ["jsd_mi", "logdet"],
+flags.DEFINE_enum("entropy", _D.entropy, list(training.ENTROPY_TERMS),
                   "The generator's entropy term: jsd_mi = -I_JSD(G(z); z) with T (the paper); "
                   "logdet = -mean log|det dG/dz| (exact, latent_dim == data dimension only; a "
                   "diagnostic).")

@@ -14,7 +14,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-CHECKPOINTS = ("latest", "selected")  # = engan_tf.training.CHECKPOINTS (tests/test_training.py)
+# Which weights of a model_dir a tool reads (engan_tf.training.restore's `checkpoint`).
+CHECKPOINTS = ("latest", "selected")
 
 
 def define_model_dir_flags():

@@ -160,13 +160,13 @@ class EnGAN(keras.Model):
     with tf.GradientTape() as tape:
       x_fake = self.generator(z, training=True)
       e_gen = self.energy(x_fake, training=True)
-      # For a deterministic G, I(G(z); z) is unbounded and T soon separates joint from
-      # shuffled pairs perfectly: the JSD term saturates and G gets no entropy gradient.
-      # With noise, I(G(z) + eps; z) = H(G(z) + eps) - H(eps) stays finite and measures
-      # how far G spreads its samples at the noise's scale (off by default: the paper).
       if self.entropy == "logdet":
         l_h = -mi.log_det_entropy_gain(self.generator, z)
       else:
+        # For a deterministic G, I(G(z); z) is unbounded and T soon separates joint from
+        # shuffled pairs perfectly: the JSD term saturates and G gets no entropy gradient.
+        # With noise, I(G(z) + eps; z) = H(G(z) + eps) - H(eps) stays finite and measures
+        # how far G spreads its samples at the noise's scale (off by default: the paper).
         x_seen = x_fake
         if self.mi_noise_std:
           x_seen = x_fake + self.mi_noise_std * self.rng.normal(tf.shape(x_fake))

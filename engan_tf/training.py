@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from engan_tf import anomaly
 from engan_tf import averaging
+from engan_tf import cli
 from engan_tf import data as data_lib
 from engan_tf import evaluation
 from engan_tf import model as model_lib
@@ -33,6 +34,7 @@ from engan_tf import visualize
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 MODELS = ("engan", "wgan_gp")
+ENTROPY_TERMS = model_lib.ENTROPY_TERMS  # the generator's entropy term (--entropy)
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
 _IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model",
                   "mixed_precision")
@@ -101,8 +103,8 @@ class TrainConfig:
       raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
     if self.model == "wgan_gp" and self.mi_noise_std:
       raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
-    if self.entropy not in model_lib.ENTROPY_TERMS:
-      raise ValueError(f"--entropy must be one of {', '.join(model_lib.ENTROPY_TERMS)}, "
+    if self.entropy not in ENTROPY_TERMS:
+      raise ValueError(f"--entropy must be one of {', '.join(ENTROPY_TERMS)}, "
                        f"got {self.entropy!r}")
     if self.model == "wgan_gp" and (self.entropy != "jsd_mi" or self.entropy_weight != 1.0):
       raise ValueError("--entropy and --entropy_weight are EnGAN's entropy term; "
@@ -304,7 +306,7 @@ def _selected_checkpoint(model):
   return tf.train.Checkpoint(energy=target.energy, generator=target.generator)
 
 
-CHECKPOINTS = ("latest", "selected")
+CHECKPOINTS = cli.CHECKPOINTS  # "latest" or "selected" (the tools' --checkpoint)
 
 
 def restore(model_dir, source=None, data_dir=None, checkpoint="latest"):

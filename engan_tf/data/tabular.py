@@ -295,10 +295,6 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   preprocessing = build_preprocessing(schema, columns, train_rows)
   x_train = apply_preprocessing(preprocessing, schema, columns, train_rows)
   x_test = apply_preprocessing(preprocessing, schema, columns, test_rows)
-  if len(val_rows):
-    x_val = apply_preprocessing(preprocessing, schema, columns, val_rows)
-    shuffled = shuffled_columns(columns, val_rows, seed=split_seed)
-    x_val_shuffled = apply_preprocessing(preprocessing, schema, shuffled)
 
   def train_dataset(batch_size, n_critic, seed):
     return data_lib.array_train_dataset(x_train, batch_size, n_critic, seed)
@@ -313,7 +309,9 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
       "schema": schema,
   }
   if len(val_rows):
-    extras.update(x_val=x_val, x_val_shuffled=x_val_shuffled)
+    shuffled = shuffled_columns(columns, val_rows, seed=split_seed)
+    extras.update(x_val=apply_preprocessing(preprocessing, schema, columns, val_rows),
+                  x_val_shuffled=apply_preprocessing(preprocessing, schema, shuffled))
   return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
                              default_networks="kdd", default_latent_dim=default_latent_dim,
                              extras=extras)
