@@ -36,7 +36,9 @@ flags.DEFINE_float("max_train_minutes", _D.max_train_minutes,
 flags.DEFINE_integer("batch_size", _D.batch_size, "Global minibatch size.")
 flags.DEFINE_integer("n_critic", _D.n_critic, "Energy updates per generator update (n_phi).")
 flags.DEFINE_float("lambda_penalty", _D.lambda_penalty, "Score penalty coefficient lambda.")
-flags.DEFINE_float("learning_rate", _D.learning_rate, "Adam learning rate of all three nets.")
+flags.DEFINE_float("learning_rate", _D.learning_rate, "Adam learning rate of the three nets.")
+flags.DEFINE_float("energy_learning_rate", _D.energy_learning_rate,
+                   "The energy's Adam learning rate, if not --learning_rate.")
 flags.DEFINE_float("beta_1", _D.beta_1, "Adam beta_1.")
 flags.DEFINE_float("beta_2", _D.beta_2, "Adam beta_2.")
 flags.DEFINE_enum("shuffle", _D.shuffle, ["per_dimension", "rows"],

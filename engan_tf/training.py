@@ -62,6 +62,8 @@ class TrainConfig:
   n_critic: int = 5
   lambda_penalty: float = 0.1
   learning_rate: float = 1e-4
+  # The energy's Adam learning rate when it differs from --learning_rate (None: the same).
+  energy_learning_rate: Optional[float] = None
   beta_1: float = 0.5
   beta_2: float = 0.9
   shuffle: str = "per_dimension"
@@ -85,12 +87,18 @@ class TrainConfig:
   mixed_precision: bool = False  # bfloat16 compute (accelerators), float32 variables
   verbose: int = 1
 
+  @property
+  def energy_lr(self):
+    return self.learning_rate if self.energy_learning_rate is None else self.energy_learning_rate
+
   def validate(self):
     positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
                 "steps_per_execution", "entropy_weight")
     for key in positive:
       if not getattr(self, key) > 0:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
+    if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
+      raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
     for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
                 "mi_noise_std"):
       if getattr(self, key) < 0:
@@ -229,8 +237,9 @@ def _build_model(config, source):
                             latent_sampler=_latent_sampler(config), seed=config.seed,
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
                             entropy_weight=config.entropy_weight)
-  adam = lambda: keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2)
-  model.compile(adam(), adam(), adam(), steps_per_execution=config.steps_per_execution,
+  adam = lambda lr: keras.optimizers.Adam(lr, config.beta_1, config.beta_2)
+  model.compile(adam(config.energy_lr), adam(config.learning_rate), adam(config.learning_rate),
+                steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
   model.build_optimizers()
   model.weight_average = (averaging.WeightAverage(model, config.ema_decay)
@@ -488,7 +497,8 @@ def train(config: TrainConfig):
     checkpoint.restore(latest).assert_existing_objects_matched()
     # The checkpoint restores the optimizers' learning rates too; the command line wins,
     # so a run can be resumed with another --learning_rate.
-    for optimizer in (model.e_optimizer, model.g_optimizer, getattr(model, "t_optimizer", None)):
+    model.e_optimizer.learning_rate.assign(config.energy_lr)
+    for optimizer in (model.g_optimizer, getattr(model, "t_optimizer", None)):
       if optimizer is not None:
         optimizer.learning_rate.assign(config.learning_rate)
   start = int(model.g_optimizer.iterations.numpy())

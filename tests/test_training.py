@@ -123,6 +123,20 @@ def test_resume_continues_the_step_counter(tmp_path):
   assert int(model.e_optimizer.iterations.numpy()) == 30 * 5
 
 
+def test_energy_learning_rate_sets_e_s_adam_only_and_wins_on_resume(tmp_path):
+  training.train(_config(tmp_path, train_steps=10, learning_rate=1e-3,
+                         energy_learning_rate=1e-5))
+  _, _, model = training.restore(str(tmp_path / "run"))
+  assert float(model.e_optimizer.learning_rate.numpy()) == pytest.approx(1e-5)
+  assert float(model.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+  assert float(model.t_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+  # Resumed without the flag, E goes back to --learning_rate (the command line wins).
+  summary = training.train(_config(tmp_path, train_steps=20, learning_rate=1e-3))
+  assert float(summary["model"].e_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+  with pytest.raises(ValueError, match="--energy_learning_rate must be > 0"):
+    training.train(_config(tmp_path, energy_learning_rate=0.0))
+
+
 def test_max_train_minutes_stops_checkpoints_and_evaluates(tmp_path):
   # A budget of ~0.6 s stops a 100,000-step run early, at a step that is checkpointed.
   summary = training.train(_config(tmp_path, train_steps=100_000, steps_per_epoch=50_000,

@@ -51,13 +51,13 @@ def _float32_outputs(model):
   return keras.Model(model.inputs, out, name=model.name)
 
 
-def _mlp_family(g_hidden, et_hidden, energy_activation="leaky_relu"):
+def _mlp_family(g_hidden, et_hidden, energy_activation="leaky_relu", energy_head="linear"):
   """An MLP family; `dim` (if given) replaces every hidden width."""
 
   def build(data_shape, latent_dim, dim):
     g = (dim,) * len(g_hidden) if dim else g_hidden
     et = (dim,) * len(et_hidden) if dim else et_hidden
-    return (mlp.energy(data_shape, et, energy_activation),
+    return (mlp.energy(data_shape, et, energy_activation, energy_head),
             mlp.generator(latent_dim, data_shape, g),
             mlp.statistics(data_shape, latent_dim, et))
 
@@ -69,10 +69,15 @@ register_networks("mlp512")(_mlp_family((512, 512, 512), (512, 512, 512)))
 # The same with a smooth (swish) energy: wells with flat bottoms (see mlp.energy).
 register_networks("mlp512_swish_energy")(
     _mlp_family((512, 512, 512), (512, 512, 512), energy_activation="swish"))
+# The same with a quadratic energy head, E = 0.5 ||V h(x) + b||^2 >= 0 (see mlp.energy).
+register_networks("mlp512_quadratic_energy")(
+    _mlp_family((512, 512, 512), (512, 512, 512), energy_head="quadratic"))
 # KDD99 (Zenati et al. 2018): G 64-128-out with ReLU; E and T 256-128-128 LeakyReLU(0.2).
 register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))
 register_networks("kdd_swish_energy")(
     _mlp_family((64, 128), (256, 128, 128), energy_activation="swish"))
+register_networks("kdd_quadratic_energy")(
+    _mlp_family((64, 128), (256, 128, 128), energy_head="quadratic"))
 
 # MNIST / StackedMNIST anomaly detection and samples: DCGAN-style convnets (networks/dcgan.py).
 from engan_tf.networks import dcgan  # noqa: E402  pylint: disable=g-import-not-at-top

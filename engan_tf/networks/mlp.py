@@ -34,17 +34,39 @@ def _scalar_head(h, name):
   return layers.Reshape((), name=f"{name}_squeeze")(h)
 
 
-def energy(data_shape, hidden, activation="leaky_relu"):
-  """E(x) -> [batch]: an MLP (LeakyReLU(0.2) by default), linear scalar output.
+@keras.saving.register_keras_serializable(package="engan_tf")
+class HalfSquaredNorm(layers.Layer):
+  """[batch, k] -> [batch]: 0.5 * ||f||^2 over the last axis."""
 
-  With LeakyReLU, E is piecewise linear: its wells are cones whose slope at the data is
-  what the score penalty charges for. A smooth activation ("swish") lets a well have a
-  flat bottom under the data and steep walls beside it.
+  def call(self, f):
+    return 0.5 * keras.ops.sum(keras.ops.square(f), axis=-1)
+
+
+def _quadratic_head(h, name, units=32):
+  """0.5 * ||V h + b||^2 over `units` outputs: a bowl in feature space (as in Deep SVDD)."""
+  h = layers.Dense(units, name=f"{name}_features")(h)
+  return HalfSquaredNorm(name=f"{name}_half_squared_norm")(h)
+
+
+# Output heads of E, by name.
+ENERGY_HEADS = {"linear": _scalar_head, "quadratic": _quadratic_head}
+
+
+def energy(data_shape, hidden, activation="leaky_relu", head="linear"):
+  """E(x) -> [batch]: an MLP (LeakyReLU(0.2) by default) and an output head.
+
+  With LeakyReLU and the linear head, E is piecewise linear: its wells are cones whose
+  slope at the data is what the score penalty charges for, and ||grad_x E|| is constant on
+  each linear region (it saturates away from the data). A smooth activation ("swish") lets
+  a well have a flat bottom under the data and steep walls beside it. The "quadratic" head,
+  E = 0.5 ||V h(x) + b||^2, makes ||grad_x E|| = ||J^T (V h + b)|| grow with the distance
+  from E's minimum set in feature space, as in the quadratic energies of DSEBM
+  (Zhai et al. 2016), whose score norm the paper's anomaly detection follows.
   """
   x = keras.Input(data_shape, name="x")
   h = layers.Flatten(name="energy_flatten")(x) if len(data_shape) > 1 else x
   h = _trunk(h, hidden, ACTIVATIONS[activation], "energy")
-  return keras.Model(x, _scalar_head(h, "energy"), name="energy")
+  return keras.Model(x, ENERGY_HEADS[head](h, "energy"), name="energy")
 
 
 def generator(latent_dim, data_shape, hidden):
