@@ -1,11 +1,12 @@
 """The network registry and the MLP families' energy heads."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from engan_tf import networks
 from engan_tf import losses
+from engan_tf import networks
 
 
 def test_every_mlp_family_builds_e_g_t_with_the_right_shapes():
@@ -30,10 +31,10 @@ def _along_a_ray(energy, distances):
 
 
 def test_quadratic_head_is_half_the_squared_norm_of_its_features():
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   energy = networks.build_networks("mlp512_quadratic_energy", (2,), 2, dim=16).energy
   x = tf.random.normal([5, 2])
-  features = tf.keras.Model(energy.input, energy.get_layer("energy_features").output)(x)
+  features = keras.Model(energy.input, energy.get_layer("energy_features").output)(x)
   np.testing.assert_allclose(energy(x), 0.5 * tf.reduce_sum(features ** 2, -1), rtol=1e-5)
   assert (energy(tf.random.normal([100, 2]) * 10).numpy() >= 0).all()
 
@@ -41,7 +42,7 @@ def test_quadratic_head_is_half_the_squared_norm_of_its_features():
 def test_far_from_the_data_the_quadratic_score_norm_grows_and_the_linear_one_does_not():
   # Both trunks are piecewise linear, so far out along a ray E is linear (linear head,
   # constant ||grad E||^2) or quadratic (quadratic head, ||grad E||^2 ~ distance^2).
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   distances = [100.0, 200.0, 400.0]
   _, linear = _along_a_ray(networks.build_networks("mlp512", (2,), 2, dim=16).energy,
                            distances)
