@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from engan_tf import anomaly  # pylint: disable=wrong-import-position
 from engan_tf import training  # pylint: disable=wrong-import-position
 from engan_tf.data import kdd  # pylint: disable=wrong-import-position
-from engan_tf.data import tabular  # pylint: disable=wrong-import-position
 from engan_tf.metrics import anomaly as anomaly_metrics  # pylint: disable=wrong-import-position
 
 
@@ -44,8 +43,7 @@ def nearest_training_row_distance(x_train, x_test, batch=2048):
 
 def breakdown(labels, scores, train_counts, top=12):
   flagged = anomaly_metrics.at_share(labels == kdd.ANOMALY_LABEL, scores)
-  threshold = np.quantile(scores, 0.8)
-  is_flagged = scores > threshold
+  is_flagged = scores > flagged["threshold"]  # rows tied at the threshold are not counted
   print(f"    F1 {flagged['f1']:.4f}, flagged {is_flagged.mean():.4f} above the threshold")
   rows = sorted(((is_flagged[labels == name].sum(), name) for name in set(labels)),
                 reverse=True)
@@ -62,9 +60,8 @@ def main():
   args = parser.parse_args()
   schema, columns, is_anomaly = kdd.read(args.data_dir)
   source = kdd.source_from_table(schema, columns, is_anomaly)
-  train_rows, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)  # kdd's split
-  labels = np.asarray(columns["label"])[test_rows]
-  train_counts = collections.Counter(np.asarray(columns["label"])[train_rows])
+  labels = np.asarray(columns["label"])[source.extras["test_rows"]]
+  train_counts = collections.Counter(np.asarray(columns["label"])[source.extras["train_rows"]])
   y = source.extras["y_test"]
   for model_dir in args.model_dirs:
     _, _, model = training.restore(model_dir, source=source)

@@ -75,12 +75,18 @@ def fit_thresholds(energy, x_train, quantile=THRESHOLD_QUANTILE):
   return {name: float(np.quantile(train_scores[name], quantile)) for name in DECISION_FUNCTIONS}
 
 
+def refit_thresholds(energy, source):
+  """Fits the thresholds of `energy` on source's training rows and stores them in its extras."""
+  thresholds = fit_thresholds(energy, source.extras["x_train"])
+  source.extras["anomaly_thresholds"] = thresholds
+  source.extras["anomaly_threshold"] = thresholds[DEFAULT_DECISION_FUNCTION]
+  return thresholds
+
+
 def evaluate(model, source):
   """Metrics of both decision functions on source.extras' test set; sets the thresholds."""
   extras = source.extras
-  thresholds = fit_thresholds(model.energy, extras["x_train"])
-  extras["anomaly_thresholds"] = thresholds
-  extras["anomaly_threshold"] = thresholds[DEFAULT_DECISION_FUNCTION]
+  thresholds = refit_thresholds(model.energy, source)
   test_scores = score(model.energy, extras["x_test"])
   labels = extras.get("y_test")
   result = {}

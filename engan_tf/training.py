@@ -351,9 +351,7 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest"):
     anomaly.load_threshold(model_dir, source)  # the fitted anomaly threshold, if any
   elif source.kind in anomaly.SOURCE_KINDS:
     # anomaly_threshold.json belongs to the last checkpoint: refit for the selected energy.
-    thresholds = anomaly.fit_thresholds(model.energy, source.extras["x_train"])
-    source.extras["anomaly_thresholds"] = thresholds
-    source.extras["anomaly_threshold"] = thresholds[anomaly.DEFAULT_DECISION_FUNCTION]
+    anomaly.refit_thresholds(model.energy, source)
   return config, source, model
 
 

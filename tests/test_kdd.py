@@ -52,6 +52,8 @@ def test_split_sizes_and_anomaly_share(raw, source):
   assert source.data_shape == (121,)
   assert extras["x_train"].shape == (len(train_rows), 121)
   assert extras["x_test"].shape == (247_011, 121)
+  np.testing.assert_array_equal(extras["train_rows"], train_rows)  # the rows behind x_train
+  np.testing.assert_array_equal(extras["test_rows"], test_rows)
   share = extras["y_test"].mean()
   assert 0.19 < share <= 0.2 and share == pytest.approx(extras["test_anomaly_share"])
 

@@ -302,6 +302,9 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   extras = {
       "x_train": x_train,
       "x_test": x_test,
+      # Which rows of the table x_train and x_test are (e.g. to look up raw records).
+      "train_rows": train_rows,
+      "test_rows": test_rows,
       "y_test": is_anomaly[test_rows] if labelled else None,
       "test_anomaly_share": float(np.mean(is_anomaly[test_rows])) if labelled else None,
       "preprocessing": preprocessing,
