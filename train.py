@@ -1,6 +1,6 @@
 """Trains EnGAN (Algorithm 1 of the paper) on a data set.
 
-  python train.py              # no flags: configs/toy_25gaussians.cfg for 3,000 steps (~6 min)
+  python train.py              # no flags: configs/toy_25gaussians.cfg for 3,000 steps (~5 min)
   python train.py --flagfile=configs/toy_25gaussians.cfg
   python train.py --dataset=cifar10 --flagfile=configs/cifar10.cfg --data_dir=...
 

@@ -2,8 +2,8 @@
 
   python bench/kdd_summary.py runs/kdd_s0 runs/kdd_s1 ...
 
-Per run and decision function: mean F1 (precision, recall) over the last 10 periodic
-evaluations, the minimum F1 after the first third of training (stability), AUROC, and the
+Per run and decision function: mean F1 (precision, recall) over the last 10 evaluations
+(the final one included), the minimum F1 after the first third of training (stability), AUROC, and the
 share of rows tied at the threshold. Runs trained with --validation_share also get the
 label-free criterion's trace and its rank correlation with the test F1 and AUROC; with
 --select_metric, the same F1 statistics for the selected model ("selected": what a user who
@@ -18,7 +18,8 @@ import numpy as np
 
 def summarise(model_dir):
   rows = [json.loads(l) for l in open(f"{model_dir}/eval.jsonl")]
-  rows = [r for r in rows if not r["final"]] or rows
+  # One evaluation per step, the final one included: it is the last epoch's evaluation (a
+  # run evaluates every --eval_every epochs before its last step, and at its last step).
   rows = sorted({r["step"]: r for r in rows}.values(), key=lambda r: r["step"])
   last_step = rows[-1]["step"]
   out = {"model_dir": model_dir, "evaluations": len(rows), "last_step": last_step}
