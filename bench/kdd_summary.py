@@ -3,8 +3,8 @@
   python bench/kdd_summary.py runs/kdd_s0 runs/kdd_s1 ...
 
 Per run and decision function: mean F1 (precision, recall) over the last 10 evaluations
-(the final one included), the minimum F1 after the first third of training (stability), AUROC, and the
-share of rows tied at the threshold. Runs trained with --validation_share also get the
+(the final one included), the minimum F1 after the first third of training (stability),
+AUROC, and the share of rows tied at the threshold. Runs trained with --validation_share also get the
 label-free criterion's trace and its rank correlation with the test F1 and AUROC; with
 --select_metric, the same F1 statistics for the selected model ("selected": what a user who
 deploys model_dir/selected/ at each evaluation gets).

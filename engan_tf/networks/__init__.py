@@ -72,10 +72,6 @@ register_networks("mlp512_swish_energy")(
 # The same with a quadratic energy head, E = 0.5 ||V h(x) + b||^2 >= 0 (see mlp.energy).
 register_networks("mlp512_quadratic_energy")(
     _mlp_family((512, 512, 512), (512, 512, 512), energy_head="quadratic"))
-# Half as wide (the tuned toy configs: a quarter of the cost per step, which pays for the
-# latent MCMC negatives; BUILD_NOTES.md).
-register_networks("mlp256_quadratic_energy")(
-    _mlp_family((256, 256, 256), (256, 256, 256), energy_head="quadratic"))
 # KDD99 (Zenati et al. 2018): G 64-128-out with ReLU; E and T 256-128-128 LeakyReLU(0.2).
 register_networks("kdd")(_mlp_family((64, 128), (256, 128, 128)))
 register_networks("kdd_swish_energy")(
