@@ -4,14 +4,10 @@
 
 For the anomaly data sets (kddcup99, csv, mnist_anomaly) this scores the held-out test set
 with both decision functions (score norm ||grad_x E(x)||^2 and energy E(x)): precision,
-recall, F1 with the top 20% flagged, the share flagged, AUROC, AUPRC; it refits the anomaly
-threshold on training scores and writes model_dir/anomaly_threshold.json (read by
-`engan_tf.training.restore` and the exporter) and model_dir/evaluate.json (the metrics).
+recall, F1 with the top 20% flagged, the share flagged, AUROC, AUPRC. It writes
+model_dir/evaluate.json (evaluate_selected.json for --checkpoint=selected) through the
+run's RunDir; the anomaly thresholds stay those saved with the checkpoint.
 """
-
-import json
-import os
-import sys
 
 from absl import app
 from absl import flags
@@ -24,24 +20,18 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   cli.start(argv)
-  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   from engan_tf import evaluation  # pylint: disable=g-import-not-at-top
+  from engan_tf import rundir  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
   try:
-    config, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
-                                             checkpoint=FLAGS.checkpoint)
+    restored = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
+                                checkpoint=FLAGS.checkpoint)
   except (ValueError, FileNotFoundError) as e:
-    print(f"evaluate.py: error: {e}", file=sys.stderr)
-    sys.exit(2)
-  step = int(model.g_optimizer.iterations.numpy())
-  result = evaluation.evaluate(model, source, final=True)
-  if FLAGS.checkpoint == "latest":  # anomaly_threshold.json belongs to the last checkpoint
-    anomaly.save_threshold(source, FLAGS.model_dir, step)
-  record = {"step": step, "dataset": config.dataset, "checkpoint": FLAGS.checkpoint,
-            **result.metrics}
-  filename = "evaluate.json" if FLAGS.checkpoint == "latest" else "evaluate_selected.json"
-  with open(os.path.join(FLAGS.model_dir, filename), "w") as f:
-    json.dump(record, f, indent=2, sort_keys=True)
+    cli.fail("evaluate.py", e)
+  result = evaluation.evaluate(restored.model, restored.source, final=True)
+  record = {"step": restored.model.step, "dataset": restored.config.dataset,
+            "checkpoint": FLAGS.checkpoint, **result.metrics}
+  filename = rundir.RunDir(FLAGS.model_dir).write_evaluate(record, FLAGS.checkpoint)
   for name, value in sorted(result.metrics.items()):
     print(f"{name} = {value:.6g}")
   print(f"wrote {FLAGS.model_dir}/{filename}")

@@ -8,8 +8,6 @@ The version defaults to the checkpoint's training step; an existing version is n
 overwritten. The checkpoint is only read.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 
@@ -33,8 +31,7 @@ def main(argv):
                               data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold,
                               checkpoint=FLAGS.checkpoint)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
-    print(f"export.py: error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail("export.py", e)
   for name, path in paths.items():
     print(f"{name}: {path}")
 

@@ -18,7 +18,6 @@ step size and, for toy data, mode coverage before and after).
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -90,8 +89,9 @@ def sample():
   from engan_tf import training
   from engan_tf import visualize
 
-  _, source, model = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
-                                      checkpoint=FLAGS.checkpoint)
+  restored = training.restore(FLAGS.model_dir, data_dir=FLAGS.data_dir,
+                              checkpoint=FLAGS.checkpoint)
+  source, model = restored.source, restored.model
   output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"samples_{FLAGS.space}")
   tf.io.gfile.makedirs(output_dir)
   latent = FLAGS.space == "latent"
@@ -169,8 +169,7 @@ def main(argv):
     _validate()
     sample()
   except (ValueError, FileNotFoundError) as e:
-    print(f"sample.py: error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail("sample.py", e)
 
 
 if __name__ == "__main__":

@@ -60,15 +60,16 @@ def main():
   args = parser.parse_args()
   schema, columns, is_anomaly = kdd.read(args.data_dir)
   source = kdd.source_from_table(schema, columns, is_anomaly)
-  labels = np.asarray(columns["label"])[source.extras["test_rows"]]
-  train_counts = collections.Counter(np.asarray(columns["label"])[source.extras["train_rows"]])
-  y = source.extras["y_test"]
+  data = source.anomaly
+  labels = np.asarray(columns["label"])[data.test_rows]
+  train_counts = collections.Counter(np.asarray(columns["label"])[data.train_rows])
+  y = data.y_test
   for model_dir in args.model_dirs:
-    _, _, model = training.restore(model_dir, source=source)
-    for name, scores in anomaly.score(model.energy, source.extras["x_test"]).items():
+    model = training.restore(model_dir, source=source).model
+    for name, scores in anomaly.score(model.energy, data.x_test).items():
       print(f"{model_dir} {name}:")
       breakdown(labels, scores, train_counts)
-  distance = nearest_training_row_distance(source.extras["x_train"], source.extras["x_test"])
+  distance = nearest_training_row_distance(data.x_train, data.x_test)
   summary = anomaly_metrics.summary(y, distance)
   print("1-NN squared distance to the training rows: " + ", ".join(
       f"{k} {summary[k]:.4f}" for k in ("precision", "recall", "f1", "auroc", "auprc")))

@@ -23,7 +23,7 @@ RADII = (0.02, 0.05, 0.1, 0.2, 0.35)
 
 
 def main(model_dir):
-  _, source, model = training.restore(model_dir)
+  source, model = training.restore(model_dir)[1:3]
   density = source.toy_density
   centres = np.asarray(density.mode_centers, np.float32)
   e_centres = model.energy(centres).numpy()

@@ -12,35 +12,32 @@ and F1 at the threshold fit on training scores.
 
 The anomaly threshold of a decision function is the `THRESHOLD_QUANTILE` (0.95) quantile of
 its scores on (up to 50,000 fixed) training rows: all training rows are normal, so about
-5% of normal records are flagged. It is set in `source.extras["anomaly_threshold"]`
-(score_norm) and `source.extras["anomaly_thresholds"]` (both), and saved as
-`model_dir/anomaly_threshold.json`:
+5% of normal records are flagged. `fit_thresholds` returns them as an
+`engan_tf.rundir.AnomalyThresholds` bound to the checkpoint's step; the training driver
+saves them in the model_dir (`anomaly_threshold.json`), where `training.restore` and the
+exporter read them:
 
   {"step": 42500, "quantile": 0.95, "decision_function": "score_norm",
-   "threshold": 1.2e-3, "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
-
-`training.restore` reads it back into the extras, so export finds it there.
+   "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
 
 Example:
-  >>> scores = score(model.energy, source.extras["x_test"])
+  >>> scores = score(model.energy, source.anomaly.x_test)
   >>> scores["score_norm"].shape
   (247011,)
 """
 
-import json
-import os
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
 from engan_tf import losses
+from engan_tf import rundir
 from engan_tf.metrics import anomaly as metrics
 
 DECISION_FUNCTIONS = ("score_norm", "energy")
 SOURCE_KINDS = ("tabular", "image_anomaly")  # the DataSource kinds this module evaluates
 DEFAULT_DECISION_FUNCTION = "score_norm"
-THRESHOLD_FILE = "anomaly_threshold.json"
 THRESHOLD_QUANTILE = 0.95
 PROTOCOL_SHARE = 0.2  # flag the top 20% of the test scores (the 80th percentile threshold)
 _MAX_TRAIN_ROWS = 50_000
@@ -69,26 +66,20 @@ def _train_rows(x_train):
   return x_train[np.random.RandomState(0).choice(len(x_train), _MAX_TRAIN_ROWS, replace=False)]
 
 
-def fit_thresholds(energy, x_train, quantile=THRESHOLD_QUANTILE):
-  """{decision function: its `quantile` quantile on the training rows}."""
-  train_scores = score(energy, _train_rows(x_train))
-  return {name: float(np.quantile(train_scores[name], quantile)) for name in DECISION_FUNCTIONS}
+def fit_thresholds(energy, data, step, quantile=THRESHOLD_QUANTILE):
+  """The `quantile` quantile of each decision function on data.x_train, as AnomalyThresholds."""
+  train_scores = score(energy, _train_rows(data.x_train))
+  return rundir.AnomalyThresholds(
+      step=int(step), quantile=quantile, decision_function=DEFAULT_DECISION_FUNCTION,
+      thresholds={name: float(np.quantile(train_scores[name], quantile))
+                  for name in DECISION_FUNCTIONS})
 
 
-def refit_thresholds(energy, source):
-  """Fits the thresholds of `energy` on source's training rows and stores them in its extras."""
-  thresholds = fit_thresholds(energy, source.extras["x_train"])
-  source.extras["anomaly_thresholds"] = thresholds
-  source.extras["anomaly_threshold"] = thresholds[DEFAULT_DECISION_FUNCTION]
-  return thresholds
-
-
-def evaluate(model, source):
-  """Metrics of both decision functions on source.extras' test set; sets the thresholds."""
-  extras = source.extras
-  thresholds = refit_thresholds(model.energy, source)
-  test_scores = score(model.energy, extras["x_test"])
-  labels = extras.get("y_test")
+def evaluate(energy, data):
+  """Metrics of both decision functions on data's (an AnomalyData) test set."""
+  thresholds = fit_thresholds(energy, data, step=0).thresholds
+  test_scores = score(energy, data.x_test)
+  labels = data.y_test
   result = {}
   for name in DECISION_FUNCTIONS:
     s = test_scores[name]
@@ -101,49 +92,23 @@ def evaluate(model, source):
       at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="inclusive")
       result[f"{name}/f1_at_train_threshold"] = at_train["f1"]
     result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s >= thresholds[name]))
-  result.update(validation_metrics(model.energy, extras))
+  result.update(validation_metrics(energy, data))
   return result
 
 
-def validation_metrics(energy, extras):
+def validation_metrics(energy, data):
   """Label-free quality of each decision function, from held-out normal rows only.
 
   `{name}/val_auroc_shuffled`: the AUROC that separates the validation rows
-  (extras["x_val"], normal) from the same rows with their columns shuffled independently
-  (extras["x_val_shuffled"]: each value plausible, their combination not). A decision
+  (data.x_val, normal) from the same rows with their columns shuffled independently
+  (data.x_val_shuffled: each value plausible, their combination not). A decision
   function that has gone flat or inverted scores about 0.5 or below; used to select a
   checkpoint without looking at a single anomaly label. {} without a validation split.
   """
-  if extras.get("x_val") is None:
+  if data.x_val is None:
     return {}
-  normal, shuffled = score(energy, extras["x_val"]), score(energy, extras["x_val_shuffled"])
-  labels = np.concatenate([np.zeros(len(extras["x_val"])), np.ones(len(extras["x_val_shuffled"]))])
+  normal, shuffled = score(energy, data.x_val), score(energy, data.x_val_shuffled)
+  labels = np.concatenate([np.zeros(len(data.x_val)), np.ones(len(data.x_val_shuffled))])
   return {f"{name}/val_auroc_shuffled": metrics.auroc(labels, np.concatenate([normal[name],
                                                                               shuffled[name]]))
           for name in DECISION_FUNCTIONS}
-
-
-def save_threshold(source, model_dir, step):
-  """Writes model_dir/anomaly_threshold.json if the source has fitted thresholds."""
-  thresholds = source.extras.get("anomaly_thresholds")
-  if not thresholds:
-    return None
-  record = {"step": int(step), "quantile": THRESHOLD_QUANTILE,
-            "decision_function": DEFAULT_DECISION_FUNCTION,
-            "threshold": thresholds[DEFAULT_DECISION_FUNCTION], "thresholds": thresholds}
-  path = os.path.join(model_dir, THRESHOLD_FILE)
-  with tf.io.gfile.GFile(path, "w") as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-  return path
-
-
-def load_threshold(model_dir, source):
-  """Reads model_dir/anomaly_threshold.json (if any) into source.extras; returns it."""
-  path = os.path.join(model_dir, THRESHOLD_FILE)
-  if not tf.io.gfile.exists(path):
-    return None
-  with tf.io.gfile.GFile(path) as f:
-    record = json.load(f)
-  source.extras["anomaly_thresholds"] = record["thresholds"]
-  source.extras["anomaly_threshold"] = record["threshold"]
-  return record

@@ -9,9 +9,13 @@ is the energy that `--ema_decay > 0` evaluates, checkpoints and exports; trainin
 unchanged. The generator is not averaged: an average of generators that move between
 modes draws samples between them (measured on 25gaussians, BUILD_NOTES.md).
 
+The model owns its average (`AdversarialEnergyModel(..., ema_decay=0.999)`), and the
+`WeightAveraging` callback (engan_tf.callbacks) updates it after every call of the train
+step.
+
 Example:
-  >>> average = WeightAverage(model, decay=0.999)
-  >>> average.update(0.999)      # after each step (the training callback does this)
+  >>> average = WeightAverage(model.energy, model.generator, model.latent_dim, decay=0.999)
+  >>> average.update(0.999)      # after each step (the WeightAveraging callback does this)
   >>> evaluation.evaluate(average, source)   # .energy averaged, .generator the model's
 """
 
@@ -20,17 +24,17 @@ import tensorflow as tf
 
 
 class WeightAverage:
-  """An averaged copy of `model.energy`; `.generator` is the model's own."""
+  """An averaged copy of `energy`; `.generator` is the model's own."""
 
-  def __init__(self, model, decay):
+  def __init__(self, energy, generator, latent_dim, decay):
     if not 0.0 < decay < 1.0:
       raise ValueError(f"--ema_decay must be in (0, 1) to average, got {decay}")
     self.decay = float(decay)
-    self.latent_dim = model.latent_dim
-    self.energy = keras.models.clone_model(model.energy)
-    self.generator = model.generator
+    self.latent_dim = latent_dim
+    self.energy = keras.models.clone_model(energy)
+    self.generator = generator
     self._averaged = self.energy.weights
-    self._current = model.energy.weights
+    self._current = energy.weights
     self.reset()
 
   def reset(self):
@@ -40,6 +44,7 @@ class WeightAverage:
 
   @tf.function
   def update(self, decay):
+    """theta_avg <- decay * theta_avg + (1 - decay) * theta."""
     for avg, w in zip(self._averaged, self._current):
       avg.assign(decay * avg + (1.0 - decay) * w)
 

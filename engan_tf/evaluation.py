@@ -62,7 +62,7 @@ def evaluate_anomaly(model, source, final):
   """Both decision functions on the held-out test set (engan_tf.anomaly)."""
   del final  # the same (full test set) evaluation every time
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
-  return Evaluation(anomaly.evaluate(model, source), None)
+  return Evaluation(anomaly.evaluate(model.energy, source.anomaly), None)
 
 
 @register_evaluator("image")
@@ -70,11 +70,10 @@ def evaluate_image(model, source, final, grid_samples=64):
   """A grid of samples; on StackedMNIST with a classifier, modes and KL (26 x 10^n samples)."""
   from engan_tf.metrics import modes  # image metrics need the classifier code only here
   metrics = {}
-  classifier_path = source.extras.get("mode_classifier")
-  if classifier_path:
-    classifier = modes.mnist_classifier.load_classifier(classifier_path)
-    num_stacks = source.extras["num_stacks"]
-    samples = generate(model, modes.samples_per_evaluation(num_stacks))
+  counting = source.images.modes if source.images else None
+  if counting is not None and counting.classifier_path:
+    classifier = modes.mnist_classifier.load_classifier(counting.classifier_path)
+    samples = generate(model, modes.samples_per_evaluation(counting.num_stacks))
     metrics.update(modes.mode_statistics_of_samples(classifier, samples))
   picture = visualize.image_grid(generate(model, grid_samples))
   return Evaluation(metrics, picture)

@@ -24,24 +24,14 @@ the quantity the anomaly threshold is fit on. Every signature also checks its in
 inside the graph, because the model server feeds tensors without checking them against the
 signature: a wrong rank or feature count fails with one message naming the expected shape.
 
-What the data side provides (all optional, in `DataSource.extras`):
-  "anomaly_threshold"  float: the decision threshold on the anomaly score, or, to have the
-                       export fit it on training data instead:
-  "anomaly_fit_x"      array [n, *data_shape] in the model's space (normal training data) and
-  "anomaly_quantile"   float in (0, 1): threshold = this quantile of the scores on it.
-  "anomaly_score"      "score_norm" (default, paper Section 5.4) or "energy".
-  "preprocessing"      a Keras layer/model mapping {column: [batch] tensor} to the feature
-                       batch [batch, *data_shape] in the model's space (StringLookup,
-                       Normalization, ...); its variables and lookup tables go in the
-                       SavedModel.
-  "raw_feature_spec"   {column: dtype}, in column order: tf.string (or "string") for
-                       categorical columns, a float or int dtype for the others. Column
-                       names are the signature's input names (letters, digits, "_", ".", "-").
-  "raw_examples"       {column: list of a few raw values}: real records for the warm-up
-                       file (else "" and 0 are sent).
-With "preprocessing" and "raw_feature_spec" the scorer gets `score_records`; with a
-threshold it gets `anomaly` (and `score_records` returns `is_anomaly`). `export(...,
-anomaly_threshold=t)` overrides the data's threshold.
+What the scorer needs beside the model: the anomaly thresholds (an
+`engan_tf.rundir.AnomalyThresholds`, from the model_dir: `training.restore`) give it
+`anomaly` (and `is_anomaly` in `score_records`), with the decision function they name
+("score_norm", the paper's Section 5.4, or "energy"); a tabular source's fitted
+preprocessing (`source.tabular`: raw columns -> features, StringLookup and Normalization
+layers whose variables and lookup tables go in the SavedModel) gives it `score_records`.
+Raw column names are its input names (letters, digits, "_", ".", "-").
+`export(..., anomaly_threshold=t)` overrides the saved threshold.
 
 Export reads the checkpoint and never writes to model_dir. Each SavedModel is written to a
 hidden temporary directory next to its version directory (TF Serving ignores names that are
@@ -54,6 +44,7 @@ Example:
   '/tmp/engan_export/scorer/2000'
 """
 
+import dataclasses
 import os
 import re
 import shutil
@@ -169,44 +160,11 @@ def build_sampler(model, source):
                   "sample": module.sample}
 
 
-def _anomaly_score_name(source):
-  name = source.extras.get("anomaly_score", "score_norm")
-  if name not in ANOMALY_SCORES:
-    raise ValueError(f"extras['anomaly_score'] must be one of {ANOMALY_SCORES}, got {name!r}")
-  return name
-
-
-def fit_anomaly_threshold(model, source, batch_size=4096):
-  """The anomaly threshold for `source`, or None when it is not an anomaly task.
-
-  extras["anomaly_threshold"] if set; else the extras["anomaly_quantile"] quantile of the
-  anomaly score on extras["anomaly_fit_x"] (normal training data, model space).
-  """
-  extras = source.extras
-  if extras.get("anomaly_threshold") is not None:
-    return float(extras["anomaly_threshold"])
-  if extras.get("anomaly_quantile") is None:
-    return None
-  quantile = float(extras["anomaly_quantile"])
-  if not 0 < quantile < 1:
-    raise ValueError(f"extras['anomaly_quantile'] must be in (0, 1), got {quantile}")
-  if extras.get("anomaly_fit_x") is None:
-    raise ValueError("extras['anomaly_quantile'] is set but extras['anomaly_fit_x'] (the data "
-                     "to fit the threshold on) is missing")
-  fit_x = np.asarray(extras["anomaly_fit_x"], np.float32)
-  which = 0 if _anomaly_score_name(source) == "energy" else 1
-  score = tf.function(lambda x: _energy_and_score_norm(model.energy, x)[which])
-  scores = np.concatenate([score(fit_x[i:i + batch_size]).numpy()
-                           for i in range(0, len(fit_x), batch_size)])
-  return float(np.quantile(scores, quantile))
-
-
 def _raw_feature_spec(source):
   """{column: tf.DType} of a tabular source, or None; checks the column names."""
-  spec = source.extras.get("raw_feature_spec")
-  if spec is None or source.extras.get("preprocessing") is None:
+  if source.tabular is None:
     return None
-  spec = {column: tf.as_dtype(dtype) for column, dtype in spec.items()}
+  spec = {column: tf.as_dtype(dtype) for column, dtype in source.tabular.raw_feature_spec.items()}
   bad = [column for column in spec if not _COLUMN_NAME.match(column)]
   if bad:
     raise ValueError(f"raw column names {bad} cannot be signature input names: use letters, "
@@ -214,20 +172,24 @@ def _raw_feature_spec(source):
   return spec
 
 
-def build_scorer(model, source, anomaly_threshold=None):
+def build_scorer(model, source, thresholds=None):
   """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`.
 
-  `anomaly_threshold` (None: not an anomaly model) is stored in the SavedModel as a
-  variable, so the decision needs nothing outside it.
+  `thresholds` (AnomalyThresholds; None: not an anomaly model): its threshold is stored in
+  the SavedModel as a variable, so the decision needs nothing outside it.
   """
   data_shape = tuple(int(d) for d in source.data_shape)
   from_data = source.from_data_scale or _identity
-  preprocessing = source.extras.get("preprocessing")
   raw_spec = _raw_feature_spec(source)
-  module = _ServingModule([model.energy, from_data, preprocessing if raw_spec else None])
+  preprocessing = source.tabular.model if raw_spec else None
+  module = _ServingModule([model.energy, from_data, preprocessing])
   x_spec = tf.TensorSpec([None, *data_shape], tf.float32, name="x")
-  score_name = _anomaly_score_name(source)
-  if anomaly_threshold is not None:
+  anomaly_threshold = None if thresholds is None else thresholds.threshold
+  if thresholds is not None:
+    score_name = thresholds.decision_function
+    if score_name not in ANOMALY_SCORES:
+      raise ValueError(f"the decision function must be one of {ANOMALY_SCORES}, got "
+                       f"{score_name!r}")
     module.anomaly_threshold = tf.Variable(float(anomaly_threshold), trainable=False,
                                            dtype=tf.float32, name="anomaly_threshold")
 
@@ -318,11 +280,9 @@ def warmup_requests(model, source, module_name, signatures, batch_sizes=(1, 8),
 
 
 def _raw_warmup_inputs(source, batch):
-  examples = source.extras.get("raw_examples") or {}
   inputs = {}
   for column, dtype in _raw_feature_spec(source).items():
-    values = list(examples.get(column, [])) or ["" if dtype == tf.string else 0]
-    values = [values[i % len(values)] for i in range(batch)]
+    values = ["" if dtype == tf.string else 0] * batch
     inputs[column] = (np.array(values, dtype=object if dtype == tf.string else
                                dtype.as_numpy_dtype), dtype)
   return inputs
@@ -336,7 +296,7 @@ def _write_warmup(saved_model_dir, logs):
       writer.write(log.SerializeToString())
 
 
-def export_model(model, source, export_dir, version, anomaly_threshold=None):
+def export_model(model, source, export_dir, version, thresholds=None):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
@@ -351,10 +311,8 @@ def export_model(model, source, export_dir, version, anomaly_threshold=None):
     raise FileExistsError(
         f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
         "Pass another --version or --export_dir.")
-  if anomaly_threshold is None:
-    anomaly_threshold = fit_anomaly_threshold(model, source)
   modules = {SAMPLER: build_sampler(model, source),
-             SCORER: build_scorer(model, source, anomaly_threshold)}  # (module, signatures)
+             SCORER: build_scorer(model, source, thresholds)}  # (module, signatures)
   tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
          for name in final}
   try:
@@ -381,6 +339,13 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
   checkpoint: "latest" (the last checkpoint) or "selected" (the one --select_metric kept).
   """
   from engan_tf import training  # pylint: disable=g-import-not-at-top
-  _, source, model = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint)
-  version = default_version(model) if version is None else version
-  return export_model(model, source, export_dir, version, anomaly_threshold)
+  restored = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint)
+  thresholds = restored.thresholds
+  if anomaly_threshold is not None:
+    if thresholds is None:
+      raise ValueError(f"{model_dir} is not an anomaly model: --anomaly_threshold does not apply")
+    thresholds = dataclasses.replace(
+        thresholds, thresholds={**thresholds.thresholds,
+                                thresholds.decision_function: float(anomaly_threshold)})
+  version = default_version(restored.model) if version is None else version
+  return export_model(restored.model, restored.source, export_dir, version, thresholds)

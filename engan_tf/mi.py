@@ -48,11 +48,6 @@ def jsd_loss(t_joint, t_marginal):
   return tf.reduce_mean(tf.nn.softplus(-t_joint)) + tf.reduce_mean(tf.nn.softplus(t_marginal))
 
 
-def jsd_mi_estimate(t_joint, t_marginal):
-  """The Jensen-Shannon MI estimate I_JSD (eq. 5) = 2 JSD - 2 log 2, in [-2 log 2, 0]."""
-  return -jsd_loss(t_joint, t_marginal)
-
-
 def log_det_entropy_gain(generator, z, training=True):
   """mean log|det dG/dz| over the batch: H(G(Z)) - H(Z) for an injective G.
 

@@ -32,6 +32,3 @@ class Registry:
     if name not in self._builders:
       raise ValueError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
     return self._builders[name]
-
-  def __contains__(self, name):
-    return name in self._builders

@@ -19,32 +19,20 @@ Example:
 
 import tensorflow as tf
 
+from engan_tf import adversarial
 from engan_tf import losses
-from engan_tf import model as model_lib
-
-_CRITIC_METRICS = ("d_real", "d_fake", "gradient_penalty", "d_loss")
-_GENERATOR_METRICS = ("g_loss",)
 
 
-class WGANGP(model_lib.EnGAN):
-  """Critic (stored as `energy`) and generator trained by WGAN-GP; `statistics` is None."""
+class WGANGP(adversarial.AdversarialEnergyModel):
+  """Critic (stored as `energy`) and generator trained by WGAN-GP."""
+
+  critic_metrics = ("d_real", "d_fake", "gradient_penalty", "d_loss")
+  generator_metrics = ("g_loss",)
 
   def __init__(self, energy, generator, latent_dim, n_critic=5, lambda_penalty=10.0, seed=0,
-               statistics=None, **kwargs):
-    del statistics  # WGAN-GP has no entropy term: a statistics network would go unused
-    super().__init__(energy, generator, None, latent_dim, n_critic=n_critic,
-                     lambda_penalty=lambda_penalty, latent_sampler=None, seed=seed, **kwargs)
-
-  def compile(self, e_optimizer, g_optimizer, t_optimizer=None, **kwargs):
-    del t_optimizer  # no statistics network to train
-    super().compile(e_optimizer, g_optimizer, None, **kwargs)
-
-  def build_optimizers(self):
-    self.e_optimizer.build(self.energy.trainable_variables)
-    self.g_optimizer.build(self.generator.trainable_variables)
-
-  def metric_names(self):
-    return _CRITIC_METRICS + _GENERATOR_METRICS
+               **kwargs):
+    super().__init__(energy, generator, latent_dim, n_critic=n_critic,
+                     lambda_penalty=lambda_penalty, seed=seed, **kwargs)
 
   def critic_loss(self, x_real, x_fake):
     d_real = self.energy(x_real, training=True)
@@ -54,7 +42,7 @@ class WGANGP(model_lib.EnGAN):
     penalty = losses.interpolation_gradient_penalty(self.energy, x_real, x_fake, eps,
                                                     training=True)
     d_loss = tf.reduce_mean(d_real) - tf.reduce_mean(d_fake) + self.lambda_penalty * penalty
-    return d_loss, dict(zip(_CRITIC_METRICS, (d_real, d_fake, penalty, d_loss)))
+    return d_loss, dict(zip(self.critic_metrics, (d_real, d_fake, penalty, d_loss)))
 
   def generator_update(self, noise, batch, scale):
     z = noise["z"] if "z" in noise else self.sample_latent(batch)

@@ -78,12 +78,14 @@ def test_bad_inputs_are_rejected():
 def test_validation_metrics_tell_a_shaped_energy_from_a_flat_one():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from engan_tf import anomaly as anomaly_scores  # pylint: disable=g-import-not-at-top
+  from engan_tf import data  # pylint: disable=g-import-not-at-top
   rng = np.random.RandomState(0)
-  extras = {"x_val": (0.1 * rng.randn(300, 3)).astype(np.float32),
-            "x_val_shuffled": (1.0 + 0.1 * rng.randn(300, 3)).astype(np.float32)}
+  split = data.AnomalyData(x_train=None, x_test=None,
+                           x_val=(0.1 * rng.randn(300, 3)).astype(np.float32),
+                           x_val_shuffled=(1.0 + 0.1 * rng.randn(300, 3)).astype(np.float32))
   bowl = lambda x, training=False: tf.reduce_sum(tf.square(x), axis=1)  # low on the rows
   flat = lambda x, training=False: 0.0 * tf.reduce_sum(x, axis=1)
-  shaped = anomaly_scores.validation_metrics(bowl, extras)
+  shaped = anomaly_scores.validation_metrics(bowl, split)
   assert shaped == {"score_norm/val_auroc_shuffled": 1.0, "energy/val_auroc_shuffled": 1.0}
-  assert anomaly_scores.validation_metrics(flat, extras)["energy/val_auroc_shuffled"] == 0.5
-  assert anomaly_scores.validation_metrics(bowl, {"x_val": None}) == {}
+  assert anomaly_scores.validation_metrics(flat, split)["energy/val_auroc_shuffled"] == 0.5
+  assert anomaly_scores.validation_metrics(bowl, data.AnomalyData(None, None)) == {}

@@ -6,7 +6,6 @@ does), and through `tf.saved_model.load(...).signatures`; bad inputs are also fe
 the C++ session, which (like the model server) does not check them against the signature.
 """
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -19,11 +18,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from engan_tf import build
 from engan_tf import data as data_lib
 from engan_tf import export as export_lib
 from engan_tf import losses
 from engan_tf import model as model_lib
 from engan_tf import networks
+from engan_tf import rundir
 from engan_tf import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,13 +129,12 @@ def toy(tmp_path_factory):
   config = training.TrainConfig(dataset="25gaussians", model_dir=str(root / "run"), dim=16,
                                 jit_compile=False, verbose=0)
   source = data_lib.load_dataset(config.dataset)
-  config = training.resolve(config, source)
-  model = training.build_model(config, source)
+  config = build.resolve(config, source)
+  model = build.build_model(config, source)
   model.g_optimizer.iterations.assign(STEP)
   os.makedirs(config.model_dir)
-  training._write_json(os.path.join(config.model_dir, "config.json"),
-                       dataclasses.asdict(config))
-  tf.train.CheckpointManager(training.make_checkpoint(model),
+  rundir.RunDir(config.model_dir).write_config(config)
+  tf.train.CheckpointManager(tf.train.Checkpoint(**build.training_checkpoint(model)),
                              os.path.join(config.model_dir, "checkpoints"),
                              max_to_keep=1).save(checkpoint_number=STEP)
   digest = _tree_digest(config.model_dir)
@@ -333,23 +333,23 @@ def _tabular_source_and_model():
                           latent_dim=4)
   source = data_lib.DataSource(
       "tiny_tabular", "tabular", features.shape[1:], train_dataset=None,
-      extras={"preprocessing": preprocessing, "raw_feature_spec": _RAW_SPEC,
-              "anomaly_fit_x": features, "anomaly_quantile": 0.8,
-              "raw_examples": {k: v[:4].tolist() for k, v in raw.items()}})
+      tabular=data_lib.TabularPreprocessing(preprocessing, _RAW_SPEC))
   return model, source, features
 
 
 def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
   model, source, fit_features = _tabular_source_and_model()
-  paths = export_lib.export_model(model, source, str(tmp_path / "exported"), 2)
-  scorer = paths["scorer"]
   _, fit_score_norm = losses.energy_and_score_norm(model.energy, fit_features)
-  threshold = np.quantile(fit_score_norm.numpy(), 0.8)
+  threshold = float(np.quantile(fit_score_norm.numpy(), 0.8))
+  thresholds = rundir.AnomalyThresholds(step=2, thresholds={"score_norm": threshold,
+                                                            "energy": 0.0})
+  paths = export_lib.export_model(model, source, str(tmp_path / "exported"), 2, thresholds)
+  scorer = paths["scorer"]
 
   records = {"protocol": np.array([b"tcp", b"udp", b"icmp", b"unknown"]),
              "duration": np.array([0.1, 3.0, 50.0, 0.0], np.float32),
              "src_bytes": np.array([100.0, 80.0, 150.0, 120.0], np.float32)}
-  features = source.extras["preprocessing"](
+  features = source.tabular.model(
       {k: tf.constant(v) for k, v in records.items()}).numpy()
   arrays = dict(records, features=features, features_wide=np.zeros((4, 9), np.float32),
                 short=np.zeros((3,), np.float32), bytes_as_float=np.zeros((4,), np.float32),

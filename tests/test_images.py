@@ -38,12 +38,12 @@ def mnist_available():
 def test_stacked_mnist3_construction(data_dir, mnist_available):
   source = data.load_dataset("stacked_mnist3", data_dir=data_dir)
   assert source.kind == "image" and source.data_shape == (28, 28, 3)
-  extras = source.extras
-  indices, labels = extras["stack_indices"], extras["mode_labels"]
-  assert indices.shape == (128_000, 3) and extras["num_modes"] == 1000
+  counting = source.images.modes
+  indices, labels = counting.stack_indices, counting.mode_labels
+  assert indices.shape == (128_000, 3) and counting.num_modes == 1000
   # The fixed draw does not depend on the run seed.
   other = data.load_dataset("stacked_mnist3", data_dir=data_dir, seed=7)
-  np.testing.assert_array_equal(other.extras["stack_indices"], indices)
+  np.testing.assert_array_equal(other.images.modes.stack_indices, indices)
   # Mode labels are the channels' digit labels read as a decimal number; all 1000 occur.
   train_x, train_y, _, _ = images.mnist_arrays(data_dir)
   np.testing.assert_array_equal(labels, images.mode_index(train_y[indices]))
@@ -52,24 +52,24 @@ def test_stacked_mnist3_construction(data_dir, mnist_available):
   table = np.histogram2d(train_y[indices[:, 0]], train_y[indices[:, 1]], bins=10)[0]
   assert scipy.stats.chi2_contingency(table).pvalue > 1e-3
   # The pixels are the MNIST digits, scaled to [-1, 1].
-  first = next(iter(extras["reference_images"](16))).numpy()
+  first = next(iter(source.images.reference_images(16))).numpy()
   expected = np.stack([train_x[indices[:16, k]] for k in range(3)], -1) / 127.5 - 1.0
   np.testing.assert_allclose(first, expected, atol=1e-6)
   x = _batch(source)
   assert x.shape == (4, 2, 28, 28, 3) and x.dtype == np.float32
   assert x.min() >= -1.0 and x.max() <= 1.0
-  assert extras["to_data_scale"](np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
+  assert images.to_uint8(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
 
 
 def test_stacked_mnist4_and_mnist(data_dir, mnist_available):
   source = data.load_dataset("stacked_mnist4", data_dir=data_dir)
-  assert source.data_shape == (28, 28, 4) and source.extras["num_modes"] == 10_000
-  assert source.extras["stack_indices"].shape == (1_280_000, 4)
+  assert source.data_shape == (28, 28, 4) and source.images.modes.num_modes == 10_000
+  assert source.images.modes.stack_indices.shape == (1_280_000, 4)
   assert _batch(source).shape == (4, 2, 28, 28, 4)
   mnist = data.load_dataset("mnist", data_dir=data_dir)
   x = _batch(mnist)
   assert mnist.data_shape == (28, 28, 1) and x.min() >= -1.0 and x.max() <= 1.0
-  assert mnist.extras["test_images"].shape == (10000, 28, 28, 1)
+  assert mnist.images.test_images.shape == (10000, 28, 28, 1)
 
 
 def test_cifar10_on_tfds_mock_data():
@@ -85,7 +85,7 @@ def test_celeb_a_on_tfds_mock_data():
   with tfds.testing.mock_data(num_examples=8):
     source = data.load_dataset("celeb_a")
     x = _batch(source, batch_size=2, n_critic=2)
-    reference = next(iter(source.extras["reference_images"](3))).numpy()
+    reference = next(iter(source.images.reference_images(3))).numpy()
   assert source.data_shape == (64, 64, 3) and source.default_networks == "dcgan64"
   assert x.shape == (2, 2, 64, 64, 3) and reference.shape == (3, 64, 64, 3)
   assert -1.0 <= x.min() < x.max() <= 1.0
@@ -120,12 +120,12 @@ def test_cifar10_slice_trains_and_scores(data_dir, tmp_path):
   assert summary["step"] == 4
   png = tf.io.decode_png(tf.io.read_file(str(tmp_path / "samples.png"))).numpy()
   assert png.shape[-1] == 3 and png.shape[0] >= 8 * 32
-  _, source, model = training.restore(str(tmp_path))
+  source, model = training.restore(str(tmp_path))[1:3]
   samples = evaluation.generate(model, 16)
   assert samples.shape == (16, 32, 32, 3) and np.abs(samples).max() <= 1.0
   # The IS/FID pipeline on the trained generator, with the random stand-in network.
   scores, _ = inception.evaluate_generator(
-      model.generator, model.latent_dim, source.extras["reference_images"](50),
+      model.generator, model.latent_dim, source.images.reference_images(50),
       inception.random_feature_network(), num_samples=100, batch_size=50, splits=2)
   assert np.isfinite(scores["fid"]) and scores["inception_score"] >= 1.0
 

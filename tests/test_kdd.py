@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 
 from engan_tf import anomaly
+from engan_tf import build
 from engan_tf import data as data_lib
+from engan_tf import rundir
 from engan_tf import training
 from engan_tf.data import kdd
 from engan_tf.data import tabular
@@ -48,76 +50,75 @@ def test_split_sizes_and_anomaly_share(raw, source):
   assert len(train_rows) == 247_010 - int(is_anomaly[train_half].sum())
   assert not is_anomaly[train_rows].any()  # trains on non-`normal.` records only
   assert len(np.intersect1d(train_rows, test_rows)) == 0
-  extras = source.extras
+  data = source.anomaly
   assert source.data_shape == (121,)
-  assert extras["x_train"].shape == (len(train_rows), 121)
-  assert extras["x_test"].shape == (247_011, 121)
-  np.testing.assert_array_equal(extras["train_rows"], train_rows)  # the rows behind x_train
-  np.testing.assert_array_equal(extras["test_rows"], test_rows)
-  share = extras["y_test"].mean()
-  assert 0.19 < share <= 0.2 and share == pytest.approx(extras["test_anomaly_share"])
+  assert data.x_train.shape == (len(train_rows), 121)
+  assert data.x_test.shape == (247_011, 121)
+  np.testing.assert_array_equal(data.train_rows, train_rows)  # the rows behind x_train
+  np.testing.assert_array_equal(data.test_rows, test_rows)
+  share = data.y_test.mean()
+  assert 0.19 < share <= 0.2 and share == pytest.approx(data.test_anomaly_share)
 
 
 def test_train_features_are_min_max_scaled(source):
-  x = source.extras["x_train"]
+  x = source.anomaly.x_train
   assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
   span = x.max(axis=0) - x.min(axis=0)
   non_constant = span > 0
   np.testing.assert_allclose(x.min(axis=0), 0.0, atol=1e-6)
   np.testing.assert_allclose(x.max(axis=0)[non_constant], 1.0, atol=1e-5)
-  assert source.extras["x_test"].max() > 1.0  # scaled with the training fit, not clipped
+  assert source.anomaly.x_test.max() > 1.0  # scaled with the training fit, not clipped
 
 
 def test_preprocessing_model_maps_raw_records_to_the_same_features(raw, source):
   schema, columns, is_anomaly = raw
-  spec = source.extras["raw_feature_spec"]
+  spec = source.tabular.raw_feature_spec
   assert list(spec) == list(kdd.COLUMNS[:-1])  # file order, label excluded
   assert spec["service"] == tf.string and spec["duration"] == tf.float32
   _, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)
   rows = test_rows[:64]
   feed = {c: tf.constant(columns[c][rows].astype(str if d == tf.string else np.float32))
           for c, d in spec.items()}
-  features = source.extras["preprocessing"](feed)
-  np.testing.assert_allclose(features.numpy(), source.extras["x_test"][:64], atol=1e-6)
+  features = source.tabular.model(feed)
+  np.testing.assert_allclose(features.numpy(), source.anomaly.x_test[:64], atol=1e-6)
   # An unseen category encodes as all zeros in its block; the width stays 121.
   feed["service"] = tf.constant(["never_seen"] * 64)
-  assert source.extras["preprocessing"](feed).shape == (64, 121)
+  assert source.tabular.model(feed).shape == (64, 121)
 
 
 def test_short_training_run_beats_a_random_scorer(source, tmp_path):
-  config = training.resolve(training.TrainConfig(
+  config = build.resolve(training.TrainConfig(
       dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, lambda_penalty=1e5,
       batch_size=256, jit_compile=False, verbose=0), source)
-  model = training.build_model(config, source)
+  model = build.build_model(config, source)
   model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=300, epochs=1, verbose=0)
-  metrics = anomaly.evaluate(model, source)
-  random_scores = np.random.RandomState(0).rand(len(source.extras["y_test"]))
-  random_f1 = anomaly.metrics.at_share(source.extras["y_test"], random_scores, 0.2)["f1"]
+  metrics = anomaly.evaluate(model.energy, source.anomaly)
+  random_scores = np.random.RandomState(0).rand(len(source.anomaly.y_test))
+  random_f1 = anomaly.metrics.at_share(source.anomaly.y_test, random_scores, 0.2)["f1"]
   assert random_f1 < 0.25
   assert metrics["score_norm/f1"] > random_f1 + 0.4
   assert metrics["score_norm/flagged_share"] == pytest.approx(0.2, abs=1e-4)
   # The threshold fit on training scores is stored for export and read back by restore.
-  thresholds = source.extras["anomaly_thresholds"]
-  assert source.extras["anomaly_threshold"] == thresholds["score_norm"]
-  train_scores = anomaly.score(model.energy, source.extras["x_train"][:20_000])["score_norm"]
-  assert np.mean(train_scores > thresholds["score_norm"]) == pytest.approx(0.05, abs=0.02)
-  path = anomaly.save_threshold(source, str(tmp_path), step=300)
-  loaded = anomaly.load_threshold(str(tmp_path), data_lib.DataSource(
-      "x", "tabular", (121,), None))
-  assert loaded["threshold"] == pytest.approx(source.extras["anomaly_threshold"])
-  assert os.path.basename(path) == anomaly.THRESHOLD_FILE
+  thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, step=300)
+  assert thresholds.threshold == thresholds.thresholds["score_norm"]
+  train_scores = anomaly.score(model.energy, source.anomaly.x_train[:20_000])["score_norm"]
+  assert np.mean(train_scores > thresholds.threshold) == pytest.approx(0.05, abs=0.02)
+  run = rundir.RunDir(str(tmp_path))
+  run.save_thresholds(thresholds)
+  assert run.load_thresholds() == thresholds
 
 
 def test_exported_scorer_takes_raw_kdd_records(raw, source, tmp_path):
   """The fitted one-hot/min-max layers and the threshold travel inside the SavedModel."""
   from engan_tf import export  # pylint: disable=g-import-not-at-top
-  config = training.resolve(training.TrainConfig(
+  config = build.resolve(training.TrainConfig(
       dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, batch_size=256,
       jit_compile=False, verbose=0), source)
-  model = training.build_model(config, source)
+  model = build.build_model(config, source)
   model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=20, epochs=1, verbose=0)
-  anomaly.evaluate(model, source)  # fits the threshold on training scores
-  paths = export.export_model(model, source, str(tmp_path / "export"), version=1)
+  thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, step=20)
+  paths = export.export_model(model, source, str(tmp_path / "export"), version=1,
+                              thresholds=thresholds)
   scorer = tf.saved_model.load(paths["scorer"])
   assert {"serving_default", "anomaly", "score_records"} <= set(scorer.signatures)
 
@@ -127,7 +128,7 @@ def test_exported_scorer_takes_raw_kdd_records(raw, source, tmp_path):
   records = {name: tf.constant(np.asarray(columns[name])[rows], spec[name].dtype)
              for name in spec}
   out = scorer.signatures["score_records"](**records)
-  energy = model.energy(source.extras["preprocessing"](records))
+  energy = model.energy(source.tabular.model(records))
   np.testing.assert_allclose(out["energy"].numpy(), energy.numpy(), rtol=1e-5, atol=1e-5)
-  threshold = source.extras["anomaly_threshold"]
+  threshold = thresholds.threshold
   np.testing.assert_array_equal(out["is_anomaly"].numpy(), out["score_norm"].numpy() > threshold)

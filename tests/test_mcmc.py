@@ -198,7 +198,7 @@ def toy_model_dir(tmp_path_factory):
 
 
 def test_latent_mala_keeps_sample_quality_on_trained_toy(toy_model_dir):
-  _, source, model = training.restore(toy_model_dir)
+  source, model = training.restore(toy_model_dir)[1:3]
   density = source.toy_density
   n = 5000
   z = tf.random.stateless_normal([n, model.latent_dim], [1, 2])

@@ -22,15 +22,15 @@ def test_load_mnist_arrays_reads_the_idx_files(data_dir):
 
 def test_held_out_digit_split_sizes_and_labels(data_dir):
   source = data_lib.load_dataset("mnist_anomaly", data_dir=data_dir, anomaly_digit=1)
-  extras = source.extras
+  data = source.anomaly
   # 7,877 ones among 70,000; 62,123 normal images: 80% (49,698) train, 12,425 test.
-  assert extras["x_train"].shape == (49_698, 28, 28, 1)
-  assert extras["x_test"].shape == (12_425 + 7_877, 28, 28, 1)
-  assert int(extras["y_test"].sum()) == 7_877
-  digits = extras["test_digits"]
-  assert (digits[extras["y_test"] == 1] == 1).all() and (digits[extras["y_test"] == 0] != 1).all()
+  assert data.x_train.shape == (49_698, 28, 28, 1)
+  assert data.x_test.shape == (12_425 + 7_877, 28, 28, 1)
+  assert int(data.y_test.sum()) == 7_877
+  digits = data.test_classes
+  assert (digits[data.y_test == 1] == 1).all() and (digits[data.y_test == 0] != 1).all()
   assert np.bincount(digits, minlength=10)[1] == 7_877
-  assert extras["x_train"].min() == -1.0 and extras["x_train"].max() == 1.0
+  assert data.x_train.min() == -1.0 and data.x_train.max() == 1.0
   assert source.kind == "image_anomaly" and source.default_networks == "dcgan28"
   # Training never sees the held-out digit: count training images per digit.
   labels = np.concatenate([mnist.load_mnist_arrays(data_dir)[i] for i in (1, 3)])

@@ -35,18 +35,18 @@ def test_csv_source_one_hot_scaling_and_split(tmp_path):
   path = _write(tmp_path, _table())
   source = data_lib.load_dataset("csv", data_path=path, label_column="is_attack",
                                  categorical_columns=["proto", "flag"])
-  extras = source.extras
+  data = source.anomaly
   # 2 numeric + 2 (proto) + 3 (flag) one-hot columns; the label is not a feature.
   assert source.data_shape == (7,)
-  assert list(extras["raw_feature_spec"]) == ["bytes", "proto", "flag", "duration"]
-  x_train = extras["x_train"]
-  assert len(x_train) + len(extras["x_test"]) < 200  # training keeps normal rows only
-  assert len(extras["x_test"]) == 100  # the test half is kept whole
+  assert list(source.tabular.raw_feature_spec) == ["bytes", "proto", "flag", "duration"]
+  x_train = data.x_train
+  assert len(x_train) + len(data.x_test) < 200  # training keeps normal rows only
+  assert len(data.x_test) == 100  # the test half is kept whole
   np.testing.assert_allclose(x_train.min(axis=0), 0.0, atol=1e-6)
   np.testing.assert_allclose(x_train.max(axis=0), 1.0, atol=1e-6)
   # Attacks (bytes >= 5000) lie outside the training range of the scaled bytes column.
-  attacks = extras["y_test"] == 1
-  assert attacks.any() and (extras["x_test"][attacks, 0] > 1.0).all()
+  attacks = data.y_test == 1
+  assert attacks.any() and (data.x_test[attacks, 0] > 1.0).all()
   batch = next(iter(source.train_dataset(8, 2, 0)))
   assert batch.shape == (8, 2, 7)
 
@@ -54,8 +54,8 @@ def test_csv_source_one_hot_scaling_and_split(tmp_path):
 def test_csv_without_label_trains_on_the_whole_half(tmp_path):
   path = _write(tmp_path, _table(100))
   source = data_lib.load_dataset("csv", data_path=path, categorical_columns=["proto", "flag"])
-  assert source.extras["y_test"] is None
-  assert len(source.extras["x_train"]) == 50
+  assert source.anomaly.y_test is None
+  assert len(source.anomaly.x_train) == 50
   # The label-less file's is_attack column is just another numeric feature here.
   assert source.data_shape == (8,)
 
@@ -101,19 +101,19 @@ def test_csv_needs_an_existing_path(tmp_path):
 def test_validation_split_holds_out_normal_rows_and_a_column_shuffled_copy(tmp_path):
   path = _write(tmp_path, _table())
   options = dict(data_path=path, label_column="is_attack", categorical_columns=["proto", "flag"])
-  whole = data_lib.load_dataset("csv", **options).extras
-  extras = data_lib.load_dataset("csv", validation_share=0.25, **options).extras
-  n_normal = len(whole["x_train"])
-  assert len(extras["x_val"]) == round(0.25 * n_normal)
-  assert len(extras["x_train"]) + len(extras["x_val"]) == n_normal
+  whole = data_lib.load_dataset("csv", **options).anomaly
+  split = data_lib.load_dataset("csv", validation_share=0.25, **options).anomaly
+  n_normal = len(whole.x_train)
+  assert len(split.x_val) == round(0.25 * n_normal)
+  assert len(split.x_train) + len(split.x_val) == n_normal
   # The test half is the same rows (the scaling, fit on fewer rows, may differ).
-  np.testing.assert_array_equal(extras["y_test"], whole["y_test"])
-  np.testing.assert_array_equal(extras["x_test"][:, 2:], whole["x_test"][:, 2:])
+  np.testing.assert_array_equal(split.y_test, whole.y_test)
+  np.testing.assert_array_equal(split.x_test[:, 2:], whole.x_test[:, 2:])
   # Validation rows are normal training rows the model never sees.
-  assert not {r.tobytes() for r in extras["x_val"]} & {r.tobytes() for r in extras["x_train"]}
+  assert not {r.tobytes() for r in split.x_val} & {r.tobytes() for r in split.x_train}
   # The shuffled copy keeps every feature's multiset (one-hot blocks move together) and
   # breaks the rows apart.
-  val, shuffled = extras["x_val"], extras["x_val_shuffled"]
+  val, shuffled = split.x_val, split.x_val_shuffled
   np.testing.assert_allclose(np.sort(val, axis=0), np.sort(shuffled, axis=0), atol=1e-6)
   assert np.all(shuffled[:, 2:4].sum(axis=1) == 1) and np.all(shuffled[:, 4:7].sum(axis=1) == 1)
   assert np.mean(np.all(np.isclose(val, shuffled), axis=1)) < 0.2
@@ -138,13 +138,13 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
       select_metric="score_norm/val_auroc_shuffled")
   summary = training.train(config)
   assert 0.0 <= summary["final_eval"]["score_norm/val_auroc_shuffled"] <= 1.0
-  selected = training.load_selected(config.model_dir)
+  selected = rundir.RunDir(config.model_dir).load_selected()
   assert selected["step"] == summary["final_eval"]["selected/step"]
   # The selected model comes back with its step and a threshold refit to its energy.
-  _, source, model = training.restore(config.model_dir, checkpoint="selected")
-  assert int(model.g_optimizer.iterations.numpy()) == selected["step"]
-  refit = anomaly.fit_thresholds(model.energy, source.extras["x_train"])
-  assert source.extras["anomaly_thresholds"] == refit
+  restored = training.restore(config.model_dir, checkpoint="selected")
+  assert restored.model.step == selected["step"]
+  refit = anomaly.fit_thresholds(restored.model.energy, restored.source.anomaly, selected["step"])
+  assert restored.thresholds == refit
   paths = export.export(config.model_dir, str(tmp_path / "export"), checkpoint="selected")
   assert paths["scorer"].endswith(f"/{selected['step']}")
   # The command line: evaluate.py --checkpoint=selected writes its own file.

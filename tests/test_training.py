@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from engan_tf import build
 from engan_tf import data
+from engan_tf import distribute
 from engan_tf import evaluation
 from engan_tf import model as model_lib
 from engan_tf import networks
+from engan_tf import rundir
 from engan_tf import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +60,7 @@ def test_one_step_under_mirrored_strategy_equals_one_device():
   initial = _weights(single)
   single.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
 
-  strategy = training.make_strategy("mirrored")  # the two logical CPUs of conftest.py
+  strategy = distribute.make_strategy("mirrored")  # the two logical CPUs of conftest.py
   assert strategy.num_replicas_in_sync == 2
   with strategy.scope():
     mirrored = _sgd_model()
@@ -97,14 +100,14 @@ def test_a_short_toy_run_separates_real_from_fake_and_covers_more_modes(tmp_path
   config = _config(tmp_path, dataset="8gaussians", dim=128, batch_size=128, train_steps=400,
                    steps_per_epoch=200, learning_rate=1e-3)
   source = data.load_dataset("8gaussians")
-  resolved = training.resolve(config, source)
+  resolved = build.resolve(config, source)
   keras.utils.set_random_seed(0)
-  at_init = evaluation.evaluate_toy(training.build_model(resolved, source), source, final=False)
+  at_init = evaluation.evaluate_toy(build.build_model(resolved, source), source, final=False)
   summary = training.train(config)
   after = summary["final_eval"]
   assert after["modes_covered"] > at_init.metrics["modes_covered"]
   assert after["high_quality_fraction"] > at_init.metrics["high_quality_fraction"]
-  _, _, trained = training.restore(config.model_dir)
+  trained = training.restore(config.model_dir).model
   x = source.toy_density.sample(tf.constant([9, 9]), 4096)
   e_real = float(tf.reduce_mean(trained.energy(x)))
   e_fake = float(tf.reduce_mean(trained.energy(evaluation.generate(trained, 4096))))
@@ -118,7 +121,7 @@ def test_resume_continues_the_step_counter(tmp_path):
   training.train(_config(tmp_path, train_steps=20))
   summary = training.train(_config(tmp_path, train_steps=30))
   assert summary["step"] == 30
-  _, _, model = training.restore(str(tmp_path / "run"))
+  model = training.restore(str(tmp_path / "run")).model
   assert int(model.g_optimizer.iterations.numpy()) == 30
   assert int(model.e_optimizer.iterations.numpy()) == 30 * 5
 
@@ -126,7 +129,7 @@ def test_resume_continues_the_step_counter(tmp_path):
 def test_energy_learning_rate_sets_e_s_adam_only_and_wins_on_resume(tmp_path):
   training.train(_config(tmp_path, train_steps=10, learning_rate=1e-3,
                          energy_learning_rate=1e-5))
-  _, _, model = training.restore(str(tmp_path / "run"))
+  model = training.restore(str(tmp_path / "run")).model
   assert float(model.e_optimizer.learning_rate.numpy()) == pytest.approx(1e-5)
   assert float(model.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
   assert float(model.t_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
@@ -156,7 +159,7 @@ def test_select_metric_keeps_the_best_evaluated_model(tmp_path):
     evals = [json.loads(line) for line in f]
   assert [e["step"] for e in evals] == [10, 20, 30]
   best = max(evals, key=lambda e: e["log_likelihood"])
-  selected = training.load_selected(config.model_dir)
+  selected = rundir.RunDir(config.model_dir).load_selected()
   assert (selected["step"], selected["value"]) == (best["step"], best["log_likelihood"])
   # Each evaluation reports the model selected so far.
   for i, e in enumerate(evals):
@@ -164,7 +167,7 @@ def test_select_metric_keeps_the_best_evaluated_model(tmp_path):
     assert e["selected/step"] == so_far["step"]
     assert e["selected/log_likelihood"] == so_far["log_likelihood"]
   # restore(checkpoint="selected") gives back that model.
-  _, source, model = training.restore(config.model_dir, checkpoint="selected")
+  source, model = training.restore(config.model_dir, checkpoint="selected")[1:3]
   assert int(model.g_optimizer.iterations.numpy()) == best["step"]
   again = evaluation.evaluate_toy(model, source, final=best["final"]).metrics
   assert again["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-5)
@@ -178,8 +181,6 @@ def test_select_metric_errors_name_what_to_do(tmp_path):
                            select_metric="score_norm/val_auroc_shuffled"))
   with pytest.raises(FileNotFoundError, match="--select_metric"):
     training.restore(str(tmp_path / "run"), checkpoint="selected")
-  from engan_tf import cli  # pylint: disable=g-import-not-at-top
-  assert cli.CHECKPOINTS == training.CHECKPOINTS  # the tools' --checkpoint choices
 
 
 def test_a_model_dir_keeps_its_architecture(tmp_path):
@@ -197,12 +198,12 @@ def test_divergence_stops_with_the_step_and_quantity_and_keeps_the_good_checkpoi
   with pytest.raises(training.TrainingDiverged, match=r"step \d+: \w+ = (nan|inf|-inf)"):
     training.train(dataclasses.replace(config, train_steps=1000, learning_rate=1e30))
   assert tf.train.latest_checkpoint(ckpt_dir) == good
-  _, _, model = training.restore(config.model_dir)
+  model = training.restore(config.model_dir).model
   assert all(np.isfinite(w).all() for w in _weights(model))
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--dataset=nope"], "unknown dataset 'nope'"),
+    (["--dataset=nope"], "--dataset=nope: value should be one of"),
     (["--n_critic=0"], "--n_critic must be > 0"),
     (["--beta_1=1.5"], "--beta_1 and --beta_2 must be in"),
     (["--strategy=bogus"], "--strategy"),
@@ -239,7 +240,7 @@ def test_kill_minus_9_then_rerun_finishes_without_losing_steps(tmp_path):
   assert rerun.returncode == 0, rerun.stderr[-2000:]
   resumed_at = int(rerun.stdout.split("resuming at generator step ")[1].split()[0])
   assert resumed_at >= killed_at
-  _, _, model = training.restore(str(model_dir))
+  model = training.restore(str(model_dir)).model
   assert int(model.g_optimizer.iterations.numpy()) == 3000
   assert int(model.e_optimizer.iterations.numpy()) == 3000 * 2
   with open(model_dir / "final_eval.json") as f:

@@ -6,6 +6,13 @@ element feeds one generator update and its `n_critic` energy updates, each on a 
 minibatch (Algorithm 1). The batch axis comes first so that `tf.distribute` splits it
 across replicas.
 
+Beside the training stream a source carries typed, optional parts that evaluation and
+export read: `anomaly` (an `AnomalyData`: normal training rows and a labelled test set),
+`tabular` (a `TabularPreprocessing`: the fitted raw-record -> feature model), `images` (an
+`ImageData`: the reference images for FID, and the StackedMNIST mode labels), `toy_density`.
+They hold data and fitted preprocessing only; what a trained model learned (thresholds,
+weights) lives in its model_dir (engan_tf.rundir).
+
 Example:
   >>> source = load_dataset("25gaussians")
   >>> x = next(iter(source.train_dataset(batch_size=256, n_critic=5, seed=0)))
@@ -24,6 +31,66 @@ from engan_tf.data import toy
 
 
 @dataclasses.dataclass
+class AnomalyData:
+  """An anomaly-detection split, in the model's space (what the energy takes).
+
+  x_train are the normal rows training draws from; x_val a held-out share of them (with
+  x_val_shuffled, the same rows with each column permuted independently: label-free
+  stand-ins for anomalies); x_test/y_test the test set (y 1 = anomaly, None = unlabelled).
+  """
+  x_train: np.ndarray
+  x_test: np.ndarray
+  y_test: Optional[np.ndarray] = None
+  x_val: Optional[np.ndarray] = None
+  x_val_shuffled: Optional[np.ndarray] = None
+  # Which rows of the source table x_train and x_test are (tabular data), and a class per
+  # test row (e.g. the digit of each test image), for breakdowns.
+  train_rows: Optional[np.ndarray] = None
+  test_rows: Optional[np.ndarray] = None
+  test_classes: Optional[np.ndarray] = None
+
+  @property
+  def test_anomaly_share(self):
+    return None if self.y_test is None else float(np.mean(self.y_test))
+
+
+@dataclasses.dataclass
+class TabularPreprocessing:
+  """The fitted raw-record -> feature-vector model of a table, and the table's schema.
+
+  `model` maps {column: [batch] tensor} to [batch, num_features] in the model's space
+  (StringLookup, Normalization, ...); exported scorers include it (`score_records`).
+  """
+  model: Any  # keras.Model
+  # {column: tf.DType} of the raw columns in order: tf.string (categorical) or a number type.
+  raw_feature_spec: Dict[str, tf.DType]
+
+
+@dataclasses.dataclass
+class ModeCounting:
+  """StackedMNIST: the digit indices of the training images and their mode numbers."""
+  num_stacks: int
+  stack_indices: np.ndarray  # [N, num_stacks] indices into the MNIST training digits
+  mode_labels: np.ndarray  # [N] the mode number of each training image
+  classifier_path: Optional[str] = None  # a saved MNIST classifier: evaluations count modes
+
+  @property
+  def num_modes(self):
+    return 10 ** self.num_stacks
+
+
+@dataclasses.dataclass
+class ImageData:
+  """What image evaluations need beside the training stream."""
+  # batch_size -> one pass over real training images in [-1, 1] (FID's reference set).
+  reference_images: Callable[[int], tf.data.Dataset]
+  train_labels: Optional[np.ndarray] = None
+  test_images: Optional[np.ndarray] = None  # uint8
+  test_labels: Optional[np.ndarray] = None
+  modes: Optional[ModeCounting] = None
+
+
+@dataclasses.dataclass
 class DataSource:
   name: str
   kind: str  # "toy", "image" or "tabular"
@@ -34,9 +101,9 @@ class DataSource:
   default_networks: str = "mlp512"
   default_latent_dim: int = 2
   toy_density: Optional[toy.ToyDensity] = None
-  # Held-out data and anything a task's evaluation needs (labels, preprocessing, ...).
-  # The keys the SavedModel export reads are listed in engan_tf/export.py.
-  extras: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  anomaly: Optional[AnomalyData] = None
+  tabular: Optional[TabularPreprocessing] = None
+  images: Optional[ImageData] = None
   # Model space <-> the data's own scale, as TF functions on a batch (e.g. images trained in
   # [-1, 1] but stored in [0, 1]); the exported SavedModels take and return data in the data's
   # own scale. None is the identity.

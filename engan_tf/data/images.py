@@ -1,7 +1,8 @@
 """Image data sets: MNIST, StackedMNIST (3 and 4 stacks), CIFAR-10 and CelebA 64x64.
 
 Every image data set yields float32 pixels in [-1, 1] (x / 127.5 - 1 of the uint8 pixels);
-`source.extras["to_data_scale"]` maps a generator's output back to uint8 pixels.
+`to_uint8` maps a generator's output back to uint8 pixels; `source.images` (an
+`ImageData`) holds the reference images for FID and, for StackedMNIST, the mode labels.
 
 Where the pixels come from (`data_dir` is the --data_dir flag):
   mnist, stacked_mnist*  engan_tf.data.mnist.load_mnist_arrays: the IDX files in data_dir
@@ -23,7 +24,7 @@ be 4 GB as pixels).
 Example:
   >>> source = load_dataset("stacked_mnist3", data_dir="../shared/data")
   >>> x = next(iter(source.train_dataset(batch_size=64, n_critic=5, seed=0)))
-  >>> x.shape, source.extras["num_modes"]
+  >>> x.shape, source.images.modes.num_modes
   (TensorShape([64, 5, 28, 28, 3]), 1000)
 """
 
@@ -34,6 +35,8 @@ import tensorflow as tf
 
 from engan_tf.data import PIXEL_SCALE
 from engan_tf.data import DataSource
+from engan_tf.data import ImageData
+from engan_tf.data import ModeCounting
 from engan_tf.data import array_train_dataset
 from engan_tf.data import register_dataset
 
@@ -48,7 +51,7 @@ def to_unit_range(pixels):
   return tf.cast(pixels, tf.float32) / 127.5 - 1.0
 
 
-def to_data_scale(images):
+def to_uint8(images):
   """Images in [-1, 1] (e.g. generator output) -> uint8 pixels, clipped."""
   return np.clip(np.round((np.asarray(images, np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
@@ -88,7 +91,7 @@ def mnist_arrays(data_dir=None):
           test_x.reshape(-1, 28, 28).astype(np.uint8), test_y.astype(np.int64))
 
 
-def _image_source(name, train_images, latent_dim, networks, extras):
+def _image_source(name, train_images, latent_dim, networks, **image_data):
   """A DataSource over an in-memory uint8 [N, h, w, c] array."""
   train_images = np.asarray(train_images, np.uint8)
 
@@ -100,10 +103,9 @@ def _image_source(name, train_images, latent_dim, networks, extras):
     """One pass over the training images in [-1, 1] (FID's reference set)."""
     return tf.data.Dataset.from_tensor_slices(train_images).batch(batch_size).map(to_unit_range)
 
-  extras = dict(extras, to_data_scale=to_data_scale, reference_images=reference_images,
-                train_images=train_images)
   return DataSource(name, "image", train_images.shape[1:], train_dataset,
-                    default_networks=networks, default_latent_dim=latent_dim, extras=extras,
+                    default_networks=networks, default_latent_dim=latent_dim,
+                    images=ImageData(reference_images, **image_data),
                     **PIXEL_SCALE)
 
 
@@ -111,9 +113,8 @@ def _image_source(name, train_images, latent_dim, networks, extras):
 def load_mnist(data_dir=None, seed=0, **unused):
   del seed, unused
   train_x, train_y, test_x, test_y = mnist_arrays(data_dir)
-  return _image_source("mnist", train_x[..., None], 100, "dcgan28",
-                       dict(train_labels=train_y, test_images=test_x[..., None],
-                            test_labels=test_y))
+  return _image_source("mnist", train_x[..., None], 100, "dcgan28", train_labels=train_y,
+                       test_images=test_x[..., None], test_labels=test_y)
 
 
 def stack_indices(num_train, num_stacks, num_images, stack_seed=STACK_SEED):
@@ -156,12 +157,10 @@ def _stacked_mnist_loader(num_stacks):
       return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size).map(
           lambda idx: to_unit_range(gather_stacks(digits, idx)))
 
-    extras = dict(num_stacks=num_stacks, num_modes=10 ** num_stacks, stack_indices=indices,
-                  mode_labels=mode_index(train_y[indices]), mode_classifier=mode_classifier,
-                  to_data_scale=to_data_scale, reference_images=reference_images)
+    modes = ModeCounting(num_stacks, indices, mode_index(train_y[indices]), mode_classifier)
     return DataSource(f"stacked_mnist{num_stacks}", "image", (28, 28, num_stacks),
                       train_dataset, default_networks="dcgan28", default_latent_dim=100,
-                      extras=extras, **PIXEL_SCALE)
+                      images=ImageData(reference_images, modes=modes), **PIXEL_SCALE)
 
   return load
 
@@ -182,9 +181,8 @@ def load_cifar10(data_dir=None, seed=0, **unused):
     (train_x, train_y), (test_x, test_y) = _tfds_arrays("cifar10", ("train", "test"), data_dir)
   if train_x.shape[1:] != (32, 32, 3):
     raise ValueError(f"CIFAR-10 images must be 32x32x3, got {train_x.shape[1:]}")
-  return _image_source("cifar10", train_x, 128, "sngan32",
-                       dict(train_labels=np.asarray(train_y), test_images=test_x,
-                            test_labels=np.asarray(test_y)))
+  return _image_source("cifar10", train_x, 128, "sngan32", train_labels=np.asarray(train_y),
+                       test_images=test_x, test_labels=np.asarray(test_y))
 
 
 def center_crop_64(image, crop=_CELEBA_CROP):
@@ -223,5 +221,5 @@ def load_celeb_a(data_dir=None, seed=0, **unused):
 
   return DataSource("celeb_a", "image", (64, 64, 3), train_dataset, default_networks="dcgan64",
                     default_latent_dim=128,
-                    extras=dict(to_data_scale=to_data_scale, reference_images=reference_images),
+                    images=ImageData(reference_images),
                     **PIXEL_SCALE)

@@ -23,7 +23,7 @@ checked.
 
 Example:
   >>> source = load_dataset("kddcup99", data_dir="/data")
-  >>> source.extras["x_test"].shape, source.extras["y_test"].mean()
+  >>> source.anomaly.x_test.shape, source.anomaly.test_anomaly_share
   ((247011, 121), 0.197)
 """
 

@@ -12,7 +12,7 @@ scaled to [-1, 1] (x / 127.5 - 1), shape (28, 28, 1).
 
 Example:
   >>> source = load_dataset("mnist_anomaly", data_dir="/data", anomaly_digit=1)
-  >>> source.extras["x_test"].shape, source.extras["y_test"].sum()
+  >>> source.anomaly.x_test.shape, source.anomaly.y_test.sum()
   ((20302, 28, 28, 1), 7877)
 """
 
@@ -109,10 +109,8 @@ def load_mnist_anomaly(data_dir=None, seed=0, anomaly_digit=None, split_seed=42,
   def train_dataset(batch_size, n_critic, seed):
     return data_lib.array_train_dataset(x_train, batch_size, n_critic, seed)
 
-  extras = {"x_train": x_train, "x_test": to_unit_range(images[test_rows]),
-            "y_test": is_anomaly, "test_digits": labels[test_rows],
-            "anomaly_digit": int(anomaly_digit),
-            "test_anomaly_share": float(is_anomaly.mean())}
+  anomaly = data_lib.AnomalyData(x_train=x_train, x_test=to_unit_range(images[test_rows]),
+                                 y_test=is_anomaly, test_classes=labels[test_rows])
   return data_lib.DataSource("mnist_anomaly", "image_anomaly", (28, 28, 1), train_dataset,
                              default_networks="dcgan28", default_latent_dim=100,
-                             extras=extras, **data_lib.PIXEL_SCALE)
+                             anomaly=anomaly, **data_lib.PIXEL_SCALE)

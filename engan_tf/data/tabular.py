@@ -282,8 +282,8 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   Without labels (`is_anomaly` None) every row of the training half trains and the test
   half is kept unlabelled (the evaluator then reports the share flagged only).
   With `validation_share` > 0 that share of the normal training rows is held out
-  (`extras["x_val"]`), with a copy whose columns are shuffled independently
-  (`extras["x_val_shuffled"]`): the label-free model selection of engan_tf.anomaly.
+  (`anomaly.x_val`), with a copy whose columns are shuffled independently
+  (`anomaly.x_val_shuffled`): the label-free model selection of engan_tf.anomaly.
   """
   labelled = is_anomaly is not None
   if not labelled:
@@ -299,25 +299,18 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   def train_dataset(batch_size, n_critic, seed):
     return data_lib.array_train_dataset(x_train, batch_size, n_critic, seed)
 
-  extras = {
-      "x_train": x_train,
-      "x_test": x_test,
-      # Which rows of the table x_train and x_test are (e.g. to look up raw records).
-      "train_rows": train_rows,
-      "test_rows": test_rows,
-      "y_test": is_anomaly[test_rows] if labelled else None,
-      "test_anomaly_share": float(np.mean(is_anomaly[test_rows])) if labelled else None,
-      "preprocessing": preprocessing,
-      "raw_feature_spec": schema.raw_feature_spec(),
-      "schema": schema,
-  }
+  anomaly = data_lib.AnomalyData(
+      x_train=x_train, x_test=x_test, y_test=is_anomaly[test_rows] if labelled else None,
+      train_rows=train_rows, test_rows=test_rows)
   if len(val_rows):
     shuffled = shuffled_columns(columns, val_rows, seed=split_seed)
-    extras.update(x_val=apply_preprocessing(preprocessing, schema, columns, val_rows),
-                  x_val_shuffled=apply_preprocessing(preprocessing, schema, shuffled))
+    anomaly.x_val = apply_preprocessing(preprocessing, schema, columns, val_rows)
+    anomaly.x_val_shuffled = apply_preprocessing(preprocessing, schema, shuffled)
   return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
                              default_networks="kdd", default_latent_dim=default_latent_dim,
-                             extras=extras)
+                             anomaly=anomaly,
+                             tabular=data_lib.TabularPreprocessing(preprocessing,
+                                                                    schema.raw_feature_spec()))
 
 
 @data_lib.register_dataset("csv")

@@ -21,7 +21,7 @@ checks the pipeline end to end where no weights are available; its numbers mean 
 Example:
   >>> network = inception_v3("inception_v3.h5")
   >>> scores = evaluate_generator(model.generator, model.latent_dim,
-  ...                             source.extras["reference_images"](250), network)
+  ...                             source.images.reference_images(250), network)
   >>> scores["fid"], scores["inception_score"]
 """
 
@@ -168,7 +168,7 @@ def main(argv):
   from absl import flags
   from engan_tf import training
   f = flags.FLAGS
-  config, source, model = training.restore(f.model_dir, data_dir=f.data_dir)
+  config, source, model, _ = training.restore(f.model_dir, data_dir=f.data_dir)
   if f.feature_network == "random":
     network = random_feature_network()
   else:
@@ -179,7 +179,7 @@ def main(argv):
     with np.load(cache) as stats:
       reference_stats = (stats["mu"], stats["sigma"])
   scores, reference_stats = evaluate_generator(
-      model.generator, model.latent_dim, source.extras["reference_images"](f.batch_size),
+      model.generator, model.latent_dim, source.images.reference_images(f.batch_size),
       network, f.num_samples, f.batch_size, reference_stats)
   np.savez(cache, mu=reference_stats[0], sigma=reference_stats[1])
   scores.update(feature_network=f.feature_network, dataset=config.dataset,

@@ -1,0 +1,114 @@
+"""From a TrainConfig to a compiled model, and what a checkpoint of it holds.
+
+`build_model(config, source)` makes the networks of `config.networks` for the data's shape,
+wraps them in EnGAN (or the WGAN-GP baseline), and compiles them with three (two) Adam
+optimizers whose slots exist before `fit` (call it inside the strategy's scope).
+`training_checkpoint(model)` is everything a resumed run needs; `inference_checkpoint(model)`
+the evaluated E and G that --select_metric keeps.
+
+Example:
+  >>> config = resolve(TrainConfig(dataset="8gaussians"), source)
+  >>> model = build_model(config, source)
+  >>> tf.train.Checkpoint(**training_checkpoint(model)).save("/tmp/ckpt")
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from engan_tf import networks as networks_lib
+
+
+def resolve(config, source):
+  """A copy of config with the data set's defaults filled in (networks, latent_dim)."""
+  config = dataclasses.replace(config)
+  config.networks = config.networks or source.default_networks
+  config.latent_dim = config.latent_dim or source.default_latent_dim
+  return config
+
+
+def latent_sampler(config):
+  """The n_mcmc hook of Algorithm 1 for config, or None (z from the prior)."""
+  if not config.mcmc_steps:
+    return None
+  from engan_tf import mcmc  # the MCMC module pulls in TFP; import it only when used
+  return mcmc.LatentMALA(num_steps=config.mcmc_steps, step_size=config.mcmc_step_size)
+
+
+def build_model(config, source):
+  """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope).
+
+  With config.mixed_precision the networks compute in bfloat16 (accelerators) with float32
+  variables and outputs; the global Keras policy is restored afterwards.
+  """
+  previous_policy = keras.mixed_precision.global_policy()
+  if config.mixed_precision:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    return _build_model(config, source)
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _build_model(config, source):
+  nets = networks_lib.build_networks(config.networks, source.data_shape, config.latent_dim,
+                                     config.dim)
+  common = dict(latent_dim=config.latent_dim, n_critic=config.n_critic,
+                lambda_penalty=config.lambda_penalty, seed=config.seed,
+                ema_decay=config.ema_decay)
+  adam = lambda lr: keras.optimizers.Adam(lr, config.beta_1, config.beta_2)
+  optimizers = [adam(config.energy_lr), adam(config.learning_rate)]
+  if config.model == "wgan_gp":
+    from engan_tf import wgan_gp  # the baseline; same networks, no statistics network
+    model = wgan_gp.WGANGP(nets.energy, nets.generator, **common)
+  else:
+    from engan_tf import model as model_lib  # pylint: disable=g-import-not-at-top
+    model = model_lib.EnGAN(*nets, shuffle=config.shuffle, latent_sampler=latent_sampler(config),
+                            mi_noise_std=config.mi_noise_std, entropy=config.entropy,
+                            entropy_weight=config.entropy_weight, **common)
+    optimizers.append(adam(config.learning_rate))
+  model.compile(*optimizers, steps_per_execution=config.steps_per_execution,
+                jit_compile=config.jit_compile and config.strategy == "default")
+  model.build_optimizers()
+  return model
+
+
+def set_learning_rates(model, config):
+  """The command line's learning rates (a restored checkpoint brings its own back)."""
+  model.e_optimizer.learning_rate.assign(config.energy_lr)
+  for optimizer, _ in model.optimizers_and_variables()[1:]:
+    optimizer.learning_rate.assign(config.learning_rate)
+
+
+def training_checkpoint(model):
+  """{name: trackable} of everything a resumed run needs."""
+  parts = dict(model.networks())
+  names = {"energy": "e_optimizer", "generator": "g_optimizer", "statistics": "t_optimizer"}
+  for (optimizer, _), network in zip(model.optimizers_and_variables(), model.networks()):
+    parts[names[network]] = optimizer
+  parts["rng"] = model.rng
+  if model.weight_average is not None:
+    parts["energy_average"] = model.weight_average.energy
+  return parts
+
+
+def inference_checkpoint(model):
+  """{name: trackable} of the evaluated E (averaged, if averaging) and G."""
+  target = model.for_inference
+  return dict(energy=target.energy, generator=target.generator)
+
+
+def restore_weights(model, path, kind="latest"):
+  """Loads checkpoint `path` (a training or an inference checkpoint) into model.
+
+  Inference then uses the averaged energy (if the run averages): it is copied into E.
+  """
+  if kind == "selected":
+    tf.train.Checkpoint(**inference_checkpoint(model)).restore(path).expect_partial()
+    # The step counter tells which model this is (export's default version, evaluate.py).
+    model.g_optimizer.iterations.assign(int(path.rsplit("-", 1)[1]))
+  else:
+    tf.train.Checkpoint(**training_checkpoint(model)).restore(path).expect_partial()
+  if model.weight_average is not None:
+    model.weight_average.copy_to(model)

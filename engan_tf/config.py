@@ -1,0 +1,186 @@
+"""The configuration of a training run: `TrainConfig`, its validation, and the option lists.
+
+Every option is defined once, here: a dataclass field whose metadata holds its help text
+(and, for enums, its choices). `engan_tf.cli.define_config_flags` turns the fields into absl
+flags, so `train.py --helpfull` and `TrainConfig` can never disagree. Data-set options
+(`DatasetOptions`) are flags too and travel in `TrainConfig.dataset_options` (only the ones
+given), which the data set's loader receives as keyword arguments.
+
+Imports nothing heavy: the command-line tools define their flags from this module before
+TensorFlow loads, so `--help` answers at once. The choices of `--dataset` and `--networks`
+are listed here for that reason; tests/test_configs.py checks them against the registries
+of `engan_tf.data` and `engan_tf.networks`.
+
+Example:
+  >>> config = TrainConfig(dataset="8gaussians", train_steps=500)
+  >>> config.validate()
+  >>> config.energy_lr
+  0.0001
+"""
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional
+
+DATASETS = ("25gaussians", "8gaussians", "swissroll", "kddcup99", "csv", "mnist_anomaly",
+            "mnist", "stacked_mnist3", "stacked_mnist4", "cifar10", "celeb_a")
+NETWORKS = ("mlp512", "mlp512_swish_energy", "mlp512_quadratic_energy", "kdd",
+            "kdd_swish_energy", "kdd_quadratic_energy", "dcgan28", "sngan32", "dcgan64")
+MODELS = ("engan", "wgan_gp")
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+ENTROPY_TERMS = ("jsd_mi", "logdet")  # the generator's entropy term (engan_tf.model)
+SHUFFLES = ("per_dimension", "rows")  # negatives of the MI estimator (engan_tf.mi)
+# Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
+IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model",
+                 "mixed_precision", "ema_decay_enabled")
+
+
+def option(default, help, choices=None, flag=True):  # pylint: disable=redefined-builtin
+  """A config field with its flag's help text (and enum choices)."""
+  metadata = {"help": help, "flag": flag}
+  if choices is not None:
+    metadata["choices"] = tuple(choices)
+  if isinstance(default, (dict, list)):
+    return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+  return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """One training run (Algorithm 1); the flags of train.py are its fields."""
+  dataset: str = option("25gaussians", "Data set name.", choices=DATASETS)
+  model_dir: str = option("runs/25gaussians", "Where checkpoints, TensorBoard logs and results "
+                          "go (train.py default: runs/<dataset>). Never deleted; an existing "
+                          "run is resumed.")
+  data_dir: Optional[str] = option(None, "Directory with local copies of the data set's files.")
+  dataset_options: Dict[str, Any] = option({}, "The data-set options given (DatasetOptions).",
+                                           flag=False)
+  model: str = option("engan", "engan, or the wgan_gp baseline (same data, networks and "
+                      "budget).", choices=MODELS)
+  networks: Optional[str] = option(None, "Network family (default: the data set's).",
+                                   choices=NETWORKS)
+  dim: Optional[int] = option(None, "Width of the networks (default: the family's).")
+  latent_dim: Optional[int] = option(None, "Latent dimension (default: the data set's).")
+  train_steps: int = option(2000, "Generator updates in total.")
+  max_train_minutes: float = option(
+      0.0, "Also stop after this many minutes of training in this process (0: no limit); the "
+      "run is checkpointed and evaluated as at --train_steps (same-budget comparisons).")
+  batch_size: int = option(256, "Global minibatch size.")
+  n_critic: int = option(5, "Energy updates per generator update (n_phi).")
+  lambda_penalty: float = option(0.1, "Score penalty coefficient lambda.")
+  learning_rate: float = option(1e-4, "Adam learning rate of the three networks.")
+  energy_learning_rate: Optional[float] = option(
+      None, "The energy's Adam learning rate, if not --learning_rate.")
+  beta_1: float = option(0.5, "Adam beta_1.")
+  beta_2: float = option(0.9, "Adam beta_2.")
+  shuffle: str = option("per_dimension", "How the MI estimator's negatives are drawn from the "
+                        "latent batch.", choices=SHUFFLES)
+  mi_noise_std: float = option(
+      0.0, "Std of Gaussian noise added to G(z) before the statistics network (0: the paper); "
+      "keeps the JSD entropy term from saturating.")
+  entropy: str = option(
+      "jsd_mi", "The generator's entropy term: jsd_mi = -I_JSD(G(z); z) with T (the paper); "
+      "logdet = -mean log|det dG/dz| (exact, latent_dim == data dimension only; a "
+      "diagnostic).", choices=ENTROPY_TERMS)
+  entropy_weight: float = option(
+      1.0, "Weight of the entropy term in the generator's loss, L_G = mean E(G(z)) + w * L_H "
+      "(1: the paper); with --entropy=logdet, G targets exp(-E / w).")
+  mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
+  mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
+  strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
+                         "TF_CONFIG).", choices=STRATEGIES)
+  seed: int = option(0, "Random seed.")
+  steps_per_epoch: int = option(100, "Generator steps between checkpoints and summaries.")
+  eval_every: int = option(5, "Epochs between evaluations (0: only at the end).")
+  steps_per_execution: int = option(1, "Generator steps per tf.function call.")
+  jit_compile: bool = option(True, "XLA-compile the train step (one device; never under "
+                             "MirroredStrategy, where it fails on CPU).")
+  num_threads: int = option(0, "CPU threads for TensorFlow (0: TensorFlow's default, all "
+                            "cores).")
+  ema_decay: float = option(
+      0.0, "> 0: evaluate, checkpoint and export a moving average of the energy's weights "
+      "with this decay per generator step (e.g. 0.999).")
+  select_metric: str = option(
+      "", "Keep the evaluated model that maximises this evaluation metric in "
+      "model_dir/selected/ (e.g. score_norm/val_auroc_shuffled, label-free, with "
+      "--validation_share); export.py --checkpoint=selected exports it.")
+  mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
+                                 "outputs (for accelerators).")
+  verbose: int = option(1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+
+  @property
+  def energy_lr(self):
+    return self.learning_rate if self.energy_learning_rate is None else self.energy_learning_rate
+
+  @property
+  def ema_decay_enabled(self):
+    """Whether the run keeps a weight average (a checkpoint holds it or not)."""
+    return self.ema_decay > 0
+
+  def identity(self):
+    """What a model_dir keeps fixed across resumes (IDENTITY_KEYS)."""
+    return {key: getattr(self, key) for key in IDENTITY_KEYS}
+
+  def to_json(self):
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, saved):
+    """A config from config.json's dict (keys of older versions are ignored)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in saved.items() if k in known})
+
+  def validate(self):
+    """Raises ValueError naming the flag of the first bad value."""
+    positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
+                "steps_per_execution", "entropy_weight")
+    for key in positive:
+      if not getattr(self, key) > 0:
+        raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
+    if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
+      raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
+    for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
+                "mi_noise_std"):
+      if getattr(self, key) < 0:
+        raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
+    if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
+      raise ValueError(f"--beta_1 and --beta_2 must be in [0, 1), got {self.beta_1}, {self.beta_2}")
+    for field in dataclasses.fields(self):
+      choices = field.metadata.get("choices")
+      value = getattr(self, field.name)
+      if choices and value is not None and value not in choices:
+        raise ValueError(f"--{field.name} must be one of {', '.join(choices)}, got {value!r}")
+    if self.model == "wgan_gp":
+      if self.mcmc_steps:
+        raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
+      if self.mi_noise_std:
+        raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
+      if self.entropy != "jsd_mi" or self.entropy_weight != 1.0:
+        raise ValueError("--entropy and --entropy_weight are EnGAN's entropy term; "
+                         "--model=wgan_gp has none")
+    if self.steps_per_epoch % self.steps_per_execution:
+      raise ValueError(f"--steps_per_epoch ({self.steps_per_epoch}) must be a multiple of "
+                       f"--steps_per_execution ({self.steps_per_execution})")
+    if not 0 <= self.ema_decay < 1:
+      raise ValueError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
+    if self.mcmc_steps and self.mcmc_step_size <= 0:
+      raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
+    if self.latent_dim is not None and self.latent_dim < 1:
+      raise ValueError(f"--latent_dim must be >= 1, got {self.latent_dim}")
+    if self.dim is not None and self.dim < 1:
+      raise ValueError(f"--dim must be >= 1, got {self.dim}")
+
+
+@dataclasses.dataclass
+class DatasetOptions:
+  """Options of particular data sets; given ones reach the loader as keyword arguments."""
+  anomaly_digit: Optional[int] = option(None, "mnist_anomaly: the held-out (anomalous) digit.")
+  data_path: Optional[str] = option(None, "csv: the CSV file to train on.")
+  label_column: Optional[str] = option(None, "csv: a label column to drop from the features.")
+  categorical_columns: Optional[List[str]] = option(None, "csv: columns to one-hot encode.")
+  validation_share: Optional[float] = option(
+      None, "kddcup99, csv: hold out this share of the normal training rows for label-free "
+      "model selection (e.g. 0.1).")
+  mode_classifier: Optional[str] = option(
+      None, "stacked_mnist*: a saved MNIST classifier (python -m "
+      "engan_tf.metrics.mnist_classifier); evaluations count modes.")

@@ -1,0 +1,190 @@
+"""A model_dir: every file a training run writes, and the one object that reads and writes them.
+
+  model_dir/
+    config.json              the TrainConfig (dataclass fields)
+    checkpoints/ckpt-<step>  all networks, optimizers, the random stream (and the average)
+    selected/ckpt-<step>     the evaluated model kept by --select_metric
+    selected.json            {"step", "metric", "value", "metrics"} of that model
+    eval.jsonl               one line per evaluation: {"step", "final", <metric>: value}
+    final_eval.json          {"step", "final_eval": metrics[, "stopped_by"]}
+    anomaly_threshold.json   the fitted anomaly thresholds and the checkpoint step they belong to
+    evaluate.json            evaluate.py's metrics (evaluate_selected.json: of selected/)
+    samples.png              the final evaluation's picture
+    tensorboard/             summaries
+    workertemp/              other workers' scratch space in multi-worker runs (deleted)
+
+Every write goes through tf.io.gfile (so gs:// and other filesystems work), and JSON files
+are written to a temporary name and renamed, so a crash never leaves half a file.
+
+Example:
+  >>> run = RunDir("runs/kdd")
+  >>> run.read_config().dataset
+  'kddcup99'
+  >>> run.load_thresholds().threshold
+  0.0012
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+from engan_tf import config as config_lib
+
+CHECKPOINTS = ("latest", "selected")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnomalyThresholds:
+  """The anomaly decision thresholds of one checkpoint (score > threshold: anomalous)."""
+  step: int  # the generator step of the checkpoint whose energy they were fit on
+  thresholds: Dict[str, float]  # {decision function: threshold}
+  decision_function: str = "score_norm"  # the one the exported `anomaly` signature uses
+  quantile: float = 0.95  # of the scores on normal rows
+
+  @property
+  def threshold(self):
+    return self.thresholds[self.decision_function]
+
+
+class RunDir:
+  """The files of one run (see the module docstring)."""
+
+  CONFIG = "config.json"
+  EVAL_LOG = "eval.jsonl"
+  FINAL_EVAL = "final_eval.json"
+  SELECTED_FILE = "selected.json"
+  THRESHOLD_FILE = "anomaly_threshold.json"
+  SAMPLES_PNG = "samples.png"
+
+  def __init__(self, path):
+    self.path = str(path)
+
+  def __repr__(self):
+    return f"RunDir({self.path!r})"
+
+  def file(self, name):
+    return os.path.join(self.path, name)
+
+  def exists(self):
+    return tf.io.gfile.exists(self.file(self.CONFIG))
+
+  # config.json
+  def read_config(self) -> config_lib.TrainConfig:
+    path = self.file(self.CONFIG)
+    if not tf.io.gfile.exists(path):
+      raise FileNotFoundError(
+          f"{path} not found: {self.path!r} is not a model_dir written by train.py")
+    return config_lib.TrainConfig.from_dict(self._read_json(self.CONFIG))
+
+  def write_config(self, config: config_lib.TrainConfig):
+    self._write_json(self.CONFIG, dataclasses.asdict(config))
+
+  def check_same_run(self, config: config_lib.TrainConfig):
+    """A model_dir holds one run: refuse to resume it with another data set or architecture."""
+    if not self.exists():
+      return
+    saved, new = self.read_config().identity(), config.identity()
+    for key in config_lib.IDENTITY_KEYS:
+      if saved[key] != new[key]:
+        what = "--ema_decay > 0 (weight averaging)" if key == "ema_decay_enabled" else key
+        raise ValueError(
+            f"{self.path!r} holds a run with {what}={saved[key]!r}, but this run asks for "
+            f"{what}={new[key]!r}. Use a new --model_dir (runs are never overwritten).")
+
+  # checkpoints
+  def checkpoint_dir(self, root=None):
+    """checkpoints/ under root (default: this model_dir; other workers write elsewhere)."""
+    return os.path.join(root or self.path, "checkpoints")
+
+  @property
+  def selected_dir(self):
+    return self.file("selected")
+
+  def checkpoint_path(self, checkpoint="latest"):
+    """The checkpoint prefix of `checkpoint` ("latest" or "selected"); raises if absent."""
+    if checkpoint not in CHECKPOINTS:
+      raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
+    if checkpoint == "selected":
+      path = tf.train.latest_checkpoint(self.selected_dir)
+      if path is None:
+        raise FileNotFoundError(f"no selected checkpoint in {self.selected_dir}: train with "
+                                f"--select_metric (or use the latest checkpoint)")
+      return path
+    path = tf.train.latest_checkpoint(self.checkpoint_dir())
+    if path is None:
+      raise FileNotFoundError(f"no checkpoint in {self.checkpoint_dir()}: train it first")
+    return path
+
+  @staticmethod
+  def checkpoint_step(path):
+    """The generator step in a checkpoint's name (ckpt-<step>)."""
+    return int(path.rsplit("-", 1)[1])
+
+  def load_selected(self) -> Optional[dict]:
+    """selected.json ({"step", "metric", "value", "metrics"}) or None."""
+    if not tf.io.gfile.exists(self.file(self.SELECTED_FILE)):
+      return None
+    return self._read_json(self.SELECTED_FILE)
+
+  def save_selected(self, record):
+    self._write_json(self.SELECTED_FILE, record)
+
+  # evaluations
+  def append_eval(self, record):
+    with tf.io.gfile.GFile(self.file(self.EVAL_LOG), "a") as f:
+      f.write(json.dumps(record) + "\n")
+
+  def read_evals(self):
+    if not tf.io.gfile.exists(self.file(self.EVAL_LOG)):
+      return []
+    with tf.io.gfile.GFile(self.file(self.EVAL_LOG)) as f:
+      return [json.loads(line) for line in f if line.strip()]
+
+  def write_final_eval(self, summary):
+    self._write_json(self.FINAL_EVAL, summary)
+
+  def write_evaluate(self, record, checkpoint="latest"):
+    """evaluate.py's metrics; returns the file name."""
+    name = "evaluate.json" if checkpoint == "latest" else "evaluate_selected.json"
+    self._write_json(name, record)
+    return name
+
+  @property
+  def samples_png(self):
+    return self.file(self.SAMPLES_PNG)
+
+  @property
+  def tensorboard_dir(self):
+    return self.file("tensorboard")
+
+  # anomaly thresholds
+  def save_thresholds(self, thresholds: AnomalyThresholds):
+    self._write_json(self.THRESHOLD_FILE, dataclasses.asdict(thresholds))
+
+  def load_thresholds(self) -> Optional[AnomalyThresholds]:
+    """The saved thresholds, or None (not an anomaly model, or never fit)."""
+    if not tf.io.gfile.exists(self.file(self.THRESHOLD_FILE)):
+      return None
+    record = self._read_json(self.THRESHOLD_FILE)
+    return AnomalyThresholds(step=int(record["step"]), thresholds=dict(record["thresholds"]),
+                             decision_function=record.get("decision_function", "score_norm"),
+                             quantile=float(record.get("quantile", 0.95)))
+
+  def _read_json(self, name):
+    path = self.file(name)
+    try:
+      with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"{path} is not valid JSON ({e}); it was not written by this "
+                       "library or was damaged") from e
+
+  def _write_json(self, name, obj):
+    path = self.file(name)
+    tmp = f"{path}.tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+      json.dump(obj, f, indent=2, sort_keys=True)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
