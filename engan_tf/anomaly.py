@@ -10,7 +10,8 @@ with the top 20% of test scores flagged (the KDD99 protocol's 80th-percentile th
 `engan_tf.metrics.anomaly.at_share`, fractional ties), the share flagged, AUROC, AUPRC,
 and F1 at the threshold fit on training scores.
 
-The anomaly threshold of a decision function is the `THRESHOLD_QUANTILE` (0.95) quantile of
+A record is anomalous when its score is strictly greater than the threshold (evaluation
+and the exported decision use the same rule). The anomaly threshold of a decision function is the `THRESHOLD_QUANTILE` (0.95) quantile of
 its scores on (up to 50,000 fixed) training rows: all training rows are normal, so about
 5% of normal records are flagged. `fit_thresholds` returns them as an
 `engan_tf.rundir.AnomalyThresholds` bound to the checkpoint's step; the training driver
@@ -89,9 +90,10 @@ def evaluate(energy, data):
       # The reference's rule (score >= 80th percentile): how much it would over-flag.
       result[f"{name}/flagged_share_inclusive"] = metrics.at_share(
           labels, s, PROTOCOL_SHARE, ties="inclusive")["flagged_share"]
-      at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="inclusive")
+      # The exported decision's rule: score > threshold (a tie is not flagged).
+      at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="exclusive")
       result[f"{name}/f1_at_train_threshold"] = at_train["f1"]
-    result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s >= thresholds[name]))
+    result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s > thresholds[name]))
   result.update(validation_metrics(energy, data))
   return result
 

@@ -162,10 +162,20 @@ class Evaluation(keras.callbacks.Callback):
     self.select_metric, self.verbose = select_metric, verbose
     self.selected = run_dir.load_selected() if select_metric else None
 
+  def _due(self, step):
+    return bool(self.eval_every) and step > 0 and step % self.steps_per_epoch == 0 and (
+        (step // self.steps_per_epoch) % self.eval_every == 0)
+
+  def on_train_begin(self, logs=None):
+    # A run killed between a checkpoint and its evaluation resumes at that checkpoint:
+    # evaluate it now, so eval.jsonl misses no step.
+    step = self.model.step
+    if self._due(step) and step not in {r["step"] for r in self.run_dir.read_evals()}:
+      self.run(step, final=False)
+
   def on_epoch_end(self, epoch, logs=None):
     step = self.model.step
-    if (self.eval_every and (step // self.steps_per_epoch) % self.eval_every == 0
-        and not self.model.stop_training):
+    if self._due(step) and not self.model.stop_training:
       self.run(step, final=False)
 
   def run(self, step, final, model=None):

@@ -176,7 +176,10 @@ class DatasetOptions:
   """Options of particular data sets; given ones reach the loader as keyword arguments."""
   anomaly_digit: Optional[int] = option(None, "mnist_anomaly: the held-out (anomalous) digit.")
   data_path: Optional[str] = option(None, "csv: the CSV file to train on.")
-  label_column: Optional[str] = option(None, "csv: a label column to drop from the features.")
+  label_column: Optional[str] = option(None, "csv: a label column to drop from the features "
+                                       "(0/1 or true/false, 1 = anomaly, or see --anomaly_label).")
+  anomaly_label: Optional[str] = option(None, "csv: the value of --label_column that marks an "
+                                        "anomaly (e.g. malignant); other values are normal.")
   categorical_columns: Optional[List[str]] = option(None, "csv: columns to one-hot encode.")
   validation_share: Optional[float] = option(
       None, "kddcup99, csv: hold out this share of the normal training rows for label-free "

@@ -13,9 +13,13 @@
         x float32 [None, *data_shape]  ->  energy [None], score_norm [None]
         energy = E(x), score_norm = ||grad_x E(x)||^2 (the paper's anomaly decision function)
     anomaly            (anomaly models: a threshold is known, see below)
-        x  ->  score [None], is_anomaly bool [None]          is_anomaly = score > threshold
+        x  ->  score [None], is_anomaly bool [None], nonfinite bool [None]
+        is_anomaly = score > threshold, or nonfinite: a record with a NaN or infinite feature,
+        energy or score is flagged (fails closed), and `nonfinite` says which.
     score_records      (tabular models: a raw-column preprocessing is known, see below)
-        one [None] input per raw column  ->  energy, score_norm[, is_anomaly]
+        one [None] input per raw column  ->  energy, score_norm, unseen_categories int32
+        [None] (categorical values of the record never seen in training; spaces around
+        values are stripped, as in training)[, is_anomaly, nonfinite]
 
 Inputs and outputs are in the data's own scale: `x` goes through
 `source.from_data_scale` before E, and G's output through `source.to_data_scale`
@@ -33,10 +37,11 @@ layers whose variables and lookup tables go in the SavedModel) gives it `score_r
 Raw column names are its input names (letters, digits, "_", ".", "-").
 `export(..., anomaly_threshold=t)` overrides the saved threshold.
 
-Export reads the checkpoint and never writes to model_dir. Each SavedModel is written to a
-hidden temporary directory next to its version directory (TF Serving ignores names that are
-not numbers) and renamed into place only when both models are complete; an existing version
-is never overwritten.
+Export reads the model_dir alone (no data files) and never writes to it. Each SavedModel is
+written to a hidden temporary directory next to its version directory (TF Serving ignores
+names that are not numbers) and renamed into place only when both models are complete; if
+the second rename fails, the first is moved back, so both versions appear or neither does.
+An existing version is never overwritten. Every file goes through tf.io.gfile.
 
 Example:
   >>> paths = export("runs/25gaussians", "/tmp/engan_export")
@@ -47,7 +52,6 @@ Example:
 import dataclasses
 import os
 import re
-import shutil
 import uuid
 
 import keras
@@ -56,6 +60,7 @@ import tensorflow as tf
 
 from engan_tf import losses
 from engan_tf import mcmc
+from engan_tf import rundir
 
 SAMPLER, SCORER = "sampler", "scorer"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -200,22 +205,41 @@ def build_scorer(model, source, thresholds=None):
   def score(x):
     return score_features(from_data(_checked(x, data_shape, "x")))
 
+  def decide(features, outputs):
+    """Fail closed: a record with a non-finite feature or score is anomalous."""
+    flat = tf.reshape(features, [tf.shape(features)[0], -1])
+    nonfinite = tf.logical_or(
+        tf.reduce_any(tf.logical_not(tf.math.is_finite(flat)), axis=1),
+        tf.logical_not(tf.math.is_finite(outputs["energy"]) & tf.math.is_finite(
+            outputs["score_norm"])))
+    return {"is_anomaly": (outputs[score_name] > module.anomaly_threshold) | nonfinite,
+            "nonfinite": nonfinite}
+
   module.score = tf.function(score, input_signature=[x_spec])
   signatures = {"serving_default": module.score, "score": module.score}
 
   if anomaly_threshold is not None:
 
     def anomaly(x):
-      value = score(x)[score_name]
-      return {"score": value, "is_anomaly": value > module.anomaly_threshold}
+      x = _checked(x, data_shape, "x")
+      outputs = score(x)
+      return {"score": outputs[score_name], **decide(x, outputs)}
 
     module.anomaly = tf.function(anomaly, input_signature=[x_spec])
     signatures["anomaly"] = module.anomaly
 
   if raw_spec is not None:
+    # One-hot layers of the categorical columns (engan_tf.data.tabular names them
+    # "<column>_onehot"): an unseen value encodes as an all-zero block.
+    one_hots = {column: preprocessing.get_layer(f"{column}_onehot")
+                for column, dtype in raw_spec.items() if dtype == tf.string
+                and f"{column}_onehot" in {layer.name for layer in preprocessing.layers}}
 
     def score_records(records):
       columns = list(raw_spec)
+      # Training strips the spaces around categorical values (read_csv): so does serving.
+      records = {column: tf.strings.strip(value) if raw_spec[column] == tf.string else value
+                 for column, value in records.items()}
       checked = {columns[0]: _checked(records[columns[0]], (), columns[0])}
       batch = tf.raw_ops.Shape(input=checked[columns[0]])[0]
       for column in columns[1:]:
@@ -229,8 +253,12 @@ def build_scorer(model, source, thresholds=None):
       features = tf.cast(preprocessing(checked), tf.float32)
       features = _checked(features, data_shape, "preprocessing(records)")
       outputs = score_features(features)
+      unseen = [tf.cast(tf.equal(tf.reduce_sum(layer(checked[column]), axis=1), 0), tf.int32)
+                for column, layer in one_hots.items()]
+      outputs["unseen_categories"] = (tf.add_n(unseen) if unseen
+                                      else tf.zeros([batch], tf.int32))
       if anomaly_threshold is not None:
-        outputs["is_anomaly"] = outputs[score_name] > module.anomaly_threshold
+        outputs.update(decide(features, outputs))
       return outputs
 
     module.score_records = tf.function(score_records, input_signature=[
@@ -323,12 +351,20 @@ def export_model(model, source, export_dir, version, thresholds=None):
     for name in final:
       if tf.io.gfile.exists(final[name]):  # appeared meanwhile: another export raced us
         raise FileExistsError(f"{final[name]} appeared during the export; not overwriting it")
-    for name in final:
-      tf.io.gfile.rename(tmp[name], final[name])
+    renamed = []
+    try:
+      for name in final:
+        tf.io.gfile.rename(tmp[name], final[name])
+        renamed.append(name)
+    except BaseException:
+      # Both versions appear or neither does: move the ones already in place back.
+      for name in renamed:
+        tf.io.gfile.rename(final[name], tmp[name])
+      raise
   finally:
     for path in tmp.values():
       if tf.io.gfile.exists(path):
-        shutil.rmtree(path, ignore_errors=True)
+        tf.io.gfile.rmtree(path)
   return final
 
 
@@ -338,12 +374,21 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
 
   checkpoint: "latest" (the last checkpoint) or "selected" (the one --select_metric kept).
   """
+  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
-  restored = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint)
+  restored = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint,
+                              with_data=False)
   thresholds = restored.thresholds
+  if thresholds is None and restored.source.kind in anomaly.SOURCE_KINDS:
+    raise ValueError(
+        f"{model_dir} is an anomaly model without anomaly_threshold.json (a run that "
+        f"stopped before its end?): run `python evaluate.py --model_dir={model_dir}` to fit "
+        f"it, or pass --anomaly_threshold")
   if anomaly_threshold is not None:
-    if thresholds is None:
+    if restored.source.kind not in anomaly.SOURCE_KINDS:
       raise ValueError(f"{model_dir} is not an anomaly model: --anomaly_threshold does not apply")
+    if thresholds is None:
+      thresholds = rundir.AnomalyThresholds(step=restored.model.step, thresholds={})
     thresholds = dataclasses.replace(
         thresholds, thresholds={**thresholds.thresholds,
                                 thresholds.decision_function: float(anomaly_threshold)})

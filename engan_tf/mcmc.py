@@ -291,6 +291,7 @@ class LatentMALA:
     self.num_steps, self.step_size = int(num_steps), float(step_size)
     self.temperature, self.prior = float(temperature), prior
 
-  def __call__(self, energy_fn, generator_fn, z):
+  def __call__(self, energy_fn, generator_fn, z, seed=None):
+    """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
     energy = latent_energy(energy_fn, generator_fn, self.temperature, self.prior)
-    return run_mala(energy, z, self.num_steps, self.step_size)
+    return run_mala(energy, z, self.num_steps, self.step_size, seed)

@@ -79,7 +79,9 @@ class EnGAN(adversarial.AdversarialEnergyModel):
   def negative_latents(self, z):
     if self.latent_sampler is None:
       return z
-    z, acceptance = self.latent_sampler(self.energy, self.generator, z)
+    # The chain's seed comes from the run's random stream: a seeded run is reproducible.
+    seed = self.rng.uniform_full_int([2], tf.int32)
+    z, acceptance = self.latent_sampler(self.energy, self.generator, z, seed=seed)
     self._trackers["mcmc_acceptance"].update_state(acceptance)
     return tf.stop_gradient(z)
 

@@ -1,7 +1,9 @@
 """A model_dir: every file a training run writes, and the one object that reads and writes them.
 
   model_dir/
-    config.json              the TrainConfig (dataclass fields)
+    config.json              the TrainConfig (dataclass fields) and the data's fingerprint
+    data.json                what the model knows of its data without it (engan_tf.data.describe)
+    preprocessing.keras      tabular data: the fitted raw-record -> feature model (never refit)
     checkpoints/ckpt-<step>  all networks, optimizers, the random stream (and the average)
     selected/ckpt-<step>     the evaluated model kept by --select_metric
     selected.json            {"step", "metric", "value", "metrics"} of that model
@@ -27,6 +29,7 @@ Example:
 import dataclasses
 import json
 import os
+import tempfile
 from typing import Dict, Optional
 
 import tensorflow as tf
@@ -58,6 +61,8 @@ class RunDir:
   SELECTED_FILE = "selected.json"
   THRESHOLD_FILE = "anomaly_threshold.json"
   SAMPLES_PNG = "samples.png"
+  DATA_DESCRIPTION = "data.json"
+  PREPROCESSING = "preprocessing.keras"
 
   def __init__(self, path):
     self.path = str(path)
@@ -79,8 +84,55 @@ class RunDir:
           f"{path} not found: {self.path!r} is not a model_dir written by train.py")
     return config_lib.TrainConfig.from_dict(self._read_json(self.CONFIG))
 
-  def write_config(self, config: config_lib.TrainConfig):
-    self._write_json(self.CONFIG, dataclasses.asdict(config))
+  def write_config(self, config: config_lib.TrainConfig, data_fingerprint=None):
+    """config.json: the config's fields, and the fingerprint of the data file (if any)."""
+    record = dataclasses.asdict(config)
+    if data_fingerprint is not None:
+      record["data_fingerprint"] = data_fingerprint
+    self._write_json(self.CONFIG, record)
+
+  def data_fingerprint(self) -> Optional[dict]:
+    """{"path", "sha256", "rows"} of the file the run trained on, or None."""
+    if not self.exists():
+      return None
+    return self._read_json(self.CONFIG).get("data_fingerprint")
+
+  # what the model knows of its data
+  def save_data_description(self, description, preprocessing=None):
+    """data.json and, for tabular data, preprocessing.keras (written once, at the start)."""
+    if preprocessing is not None:
+      local = self.file(self.PREPROCESSING)
+      # Keras writes .keras archives to local paths; other filesystems get a copy.
+      if "://" in self.path:
+        with tempfile.TemporaryDirectory() as tmp:
+          preprocessing.save(os.path.join(tmp, self.PREPROCESSING))
+          tf.io.gfile.copy(os.path.join(tmp, self.PREPROCESSING), local, overwrite=True)
+      else:
+        preprocessing.save(f"{local}.tmp.keras")
+        tf.io.gfile.rename(f"{local}.tmp.keras", local, overwrite=True)
+    self._write_json(self.DATA_DESCRIPTION, description)
+
+  def load_data_description(self):
+    """(description dict, preprocessing keras.Model or None), or (None, None) if absent."""
+    if not tf.io.gfile.exists(self.file(self.DATA_DESCRIPTION)):
+      return None, None
+    description = self._read_json(self.DATA_DESCRIPTION)
+    preprocessing = None
+    path = self.file(self.PREPROCESSING)
+    if tf.io.gfile.exists(path):
+      import keras  # pylint: disable=g-import-not-at-top
+      from engan_tf.data import tabular  # noqa: F401  registers the OneHot layer
+      with tempfile.TemporaryDirectory() as tmp:
+        local = path
+        if "://" in self.path:
+          local = os.path.join(tmp, self.PREPROCESSING)
+          tf.io.gfile.copy(path, local)
+        try:
+          preprocessing = keras.saving.load_model(local)
+        except Exception as e:  # pylint: disable=broad-except
+          raise ValueError(f"{path} could not be loaded ({e}); the model_dir's preprocessing "
+                           "is damaged: retrain in a new --model_dir") from e
+    return description, preprocessing
 
   def check_same_run(self, config: config_lib.TrainConfig):
     """A model_dir holds one run: refuse to resume it with another data set or architecture."""
@@ -134,8 +186,14 @@ class RunDir:
 
   # evaluations
   def append_eval(self, record):
-    with tf.io.gfile.GFile(self.file(self.EVAL_LOG), "a") as f:
-      f.write(json.dumps(record) + "\n")
+    """Adds an evaluation to eval.jsonl, replacing one of the same step (a resumed run that
+    evaluates a step again, e.g. after a kill during its final evaluation)."""
+    kept = [r for r in self.read_evals() if r["step"] != record["step"]]
+    path = self.file(self.EVAL_LOG)
+    with tf.io.gfile.GFile(f"{path}.tmp", "w") as f:
+      for r in kept + [record]:
+        f.write(json.dumps(r) + "\n")
+    tf.io.gfile.rename(f"{path}.tmp", path, overwrite=True)
 
   def read_evals(self):
     if not tf.io.gfile.exists(self.file(self.EVAL_LOG)):

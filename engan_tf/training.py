@@ -16,8 +16,11 @@ Example:
 """
 
 import math
+import sys
 from typing import NamedTuple, Optional
 
+from absl import logging
+import keras
 import tensorflow as tf
 
 from engan_tf import anomaly
@@ -31,10 +34,29 @@ from engan_tf.callbacks import TrainingDiverged  # noqa: F401  (re-exported for 
 from engan_tf.config import TrainConfig  # noqa: F401  (re-exported for callers)
 
 
-def load_source(config, data_dir=None):
-  """The DataSource of a run's config (data_dir overrides the run's own)."""
+def load_source(config, data_dir=None, preprocessing=None):
+  """The DataSource of a run's config (data_dir overrides the run's own).
+
+  `preprocessing`: a trained model's saved tabular preprocessing, used instead of refitting.
+  """
+  options = dict(config.dataset_options)
+  if preprocessing is not None:
+    options["preprocessing"] = preprocessing
   return data_lib.load_dataset(config.dataset, data_dir=data_dir or config.data_dir,
-                               seed=config.seed, **config.dataset_options)
+                               seed=config.seed, **options)
+
+
+def _warn_if_data_changed(run, source):
+  """Warns when the file at the data path is not the one the run was trained on."""
+  saved, now = run.data_fingerprint(), source.fingerprint
+  if saved and now and (saved["sha256"], saved["rows"]) != (now["sha256"], now["rows"]):
+    message = (f"the data at {now['path']} (sha256 {now['sha256'][:12]}..., {now['rows']} "
+               f"rows) is not the file {run.path} was trained on (sha256 "
+               f"{saved['sha256'][:12]}..., {saved['rows']} rows, then at {saved['path']}). "
+               "Its saved preprocessing is used as it is; scores on the new rows are in the "
+               "trained model's feature space.")
+    logging.warning(message)
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _check_data_for_config(config, source):
@@ -56,15 +78,21 @@ def train(config: TrainConfig):
     tf.config.threading.set_inter_op_parallelism_threads(config.num_threads)
   strategy = distribute.make_strategy(config.strategy)
   chief = distribute.is_chief(strategy)
-  source = load_source(config)
+  run = rundir_lib.RunDir(config.model_dir)
+  described, preprocessing = run.load_data_description()  # a resumed run keeps its features
+  source = load_source(config, preprocessing=preprocessing)
+  _warn_if_data_changed(run, source)
   _check_data_for_config(config, source)
   config = build.resolve(config, source)
-  run = rundir_lib.RunDir(config.model_dir)
+  keras.utils.set_random_seed(config.seed)  # initial weights and every unseeded draw
   run.check_same_run(config)
   out_dir = distribute.writable_dir(config.model_dir, strategy)
   tf.io.gfile.makedirs(out_dir)
   if chief:
-    run.write_config(config)
+    run.write_config(config, run.data_fingerprint() or source.fingerprint)
+    if described is None:
+      run.save_data_description(data_lib.describe(source),
+                                source.tabular.model if source.tabular else None)
 
   with strategy.scope():
     model = build.build_model(config, source)
@@ -138,24 +166,42 @@ class Restored(NamedTuple):
   thresholds: Optional[rundir_lib.AnomalyThresholds]  # None: not an anomaly model
 
 
-def restore(model_dir, source=None, data_dir=None, checkpoint="latest") -> Restored:
+def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
+            with_data=True) -> Restored:
   """The model of a trained model_dir, with the averaged energy (if any) in `model.energy`.
 
   checkpoint="latest": the weights of its last checkpoint; "selected": the model kept by
-  --select_metric (model_dir/selected/). The anomaly thresholds are those saved for that
-  checkpoint; when they belong to another step (a run resumed and stopped before its end,
-  or the selected model) they are refitted on the training rows.
+  --select_metric (model_dir/selected/). with_data=False reads the model_dir alone (export,
+  sampling): no data file is needed, and the source has no training or test data. With
+  data, a tabular source uses the model_dir's saved preprocessing, never a refit one.
+
+  The anomaly thresholds are those saved for that checkpoint; when they belong to another
+  step (a run resumed and stopped before its end, or the selected model) they are refitted
+  on the training rows, which needs the data.
   """
   run = rundir_lib.RunDir(model_dir)
   config = run.read_config()
   path = run.checkpoint_path(checkpoint)
+  description, preprocessing = run.load_data_description()
+  if source is None and not with_data and description is not None:
+    source = data_lib.from_description(description, preprocessing)
   if source is None:
-    source = load_source(config, data_dir)
+    try:
+      source = load_source(config, data_dir, preprocessing=preprocessing)
+    except FileNotFoundError as e:
+      raise FileNotFoundError(f"{model_dir} needs its data here: {e}. Pass --data_dir with the "
+                              "data set's files (export and sampling do not need them)") from e
+    _warn_if_data_changed(run, source)
   model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
-  thresholds = None
-  if source.anomaly is not None:
-    thresholds = run.load_thresholds()
-    if thresholds is None or thresholds.step != model.step:
-      thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, model.step)
+  thresholds = run.load_thresholds()
+  if thresholds is not None and thresholds.step != model.step:
+    if source.anomaly is None:
+      raise ValueError(
+          f"{run.file(run.THRESHOLD_FILE)} belongs to step {thresholds.step}, but the "
+          f"{checkpoint} checkpoint is step {model.step}: refit it with `python evaluate.py "
+          f"--model_dir={model_dir} --checkpoint={checkpoint}` (which reads the data)")
+    thresholds = None
+  if thresholds is None and source.anomaly is not None:
+    thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, model.step)
   return Restored(config, source, model, thresholds)

@@ -26,6 +26,7 @@ from engan_tf import model as model_lib
 from engan_tf import networks
 from engan_tf import rundir
 from engan_tf import training
+from engan_tf.data import tabular
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP = 7  # the toy checkpoint's generator step: the default version
@@ -325,10 +326,10 @@ def _tabular_source_and_model():
   normalization.adapt(np.stack([raw["duration"], raw["src_bytes"]], axis=1))
   numeric = keras.layers.Lambda(lambda t: tf.stack(t, axis=1))(
       [inputs["duration"], inputs["src_bytes"]])
-  one_hot = keras.layers.StringLookup(vocabulary=["tcp", "udp", "icmp"],
-                                      output_mode="one_hot")(inputs["protocol"])
+  # Named as engan_tf.data.tabular names its blocks: "<column>_onehot" (unseen values count).
+  one_hot = tabular.OneHot(["icmp", "tcp", "udp"], name="protocol_onehot")(inputs["protocol"])
   preprocessing = keras.Model(inputs, keras.layers.Concatenate()([one_hot, normalization(numeric)]))
-  features = preprocessing(raw).numpy()  # [n, 4 + 2]: OOV + 3 protocols, 2 scaled numbers
+  features = preprocessing(raw).numpy()  # [n, 3 + 2]: 3 protocols, 2 scaled numbers
   model = model_lib.EnGAN(*networks.build_networks("kdd", features.shape[1:], 4, dim=8),
                           latent_dim=4)
   source = data_lib.DataSource(
@@ -346,11 +347,15 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
   paths = export_lib.export_model(model, source, str(tmp_path / "exported"), 2, thresholds)
   scorer = paths["scorer"]
 
-  records = {"protocol": np.array([b"tcp", b"udp", b"icmp", b"unknown"]),
-             "duration": np.array([0.1, 3.0, 50.0, 0.0], np.float32),
+  # Spaces around a category (stripped, as training does), a NaN feature (fails closed) and
+  # a category never seen in training (counted).
+  records = {"protocol": np.array([b"tcp", b" udp ", b"icmp", b"unknown"]),
+             "duration": np.array([0.1, 3.0, np.nan, 0.0], np.float32),
              "src_bytes": np.array([100.0, 80.0, 150.0, 120.0], np.float32)}
+  stripped = dict(records, protocol=np.array([b"tcp", b"udp", b"icmp", b"unknown"]))
   features = source.tabular.model(
-      {k: tf.constant(v) for k, v in records.items()}).numpy()
+      {k: tf.constant(v) for k, v in stripped.items()}).numpy()
+  nonfinite = np.array([False, False, True, False])
   arrays = dict(records, features=features, features_wide=np.zeros((4, 9), np.float32),
                 short=np.zeros((3,), np.float32), bytes_as_float=np.zeros((4,), np.float32),
                 column_2d=np.zeros((4, 1), np.float32))
@@ -369,14 +374,19 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
   for mode in ("session", "tf2"):
     np.testing.assert_allclose(out[f"{mode}/0/energy"], energy, atol=1e-5)
     np.testing.assert_allclose(out[f"{mode}/0/score_norm"], score_norm, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(out[f"{mode}/0/is_anomaly"], score_norm > threshold)
+    np.testing.assert_array_equal(out[f"{mode}/0/is_anomaly"],
+                                  (score_norm > threshold) | nonfinite)
+    np.testing.assert_array_equal(out[f"{mode}/0/nonfinite"], nonfinite)
+    np.testing.assert_array_equal(out[f"{mode}/0/unseen_categories"], [0, 0, 0, 1])
     np.testing.assert_allclose(out[f"{mode}/1/score"], score_norm, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(out[f"{mode}/1/is_anomaly"], score_norm > threshold)
+    np.testing.assert_array_equal(out[f"{mode}/1/is_anomaly"],
+                                  (score_norm > threshold) | nonfinite)
+    np.testing.assert_array_equal(out[f"{mode}/1/nonfinite"], nonfinite)
     np.testing.assert_allclose(out[f"{mode}/2/energy"], energy, atol=1e-5)
   # The threshold lives in the SavedModel, not in Python.
   assert tf.saved_model.load(scorer).anomaly_threshold.numpy() == pytest.approx(threshold,
                                                                                  rel=1e-5)
-  expected = ["input x must have shape [batch, 6], got shape] [4 9]",
+  expected = ["input x must have shape [batch, 5], got shape] [4 9]",
               "every raw column must hold the same number of records",
               "to be string but float is provided",
               "input duration must have shape [batch], got shape] [4 1]"]

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from engan_tf import data as data_lib
+from engan_tf import rundir
 from engan_tf.data import tabular
 
 HEADER = "bytes,proto,flag,duration,is_attack\n"
@@ -137,7 +138,15 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
                            categorical_columns=["proto", "flag"], validation_share=0.25),
       select_metric="score_norm/val_auroc_shuffled")
   summary = training.train(config)
-  assert 0.0 <= summary["final_eval"]["score_norm/val_auroc_shuffled"] <= 1.0
+  # The label-free criterion against scikit-learn's AUROC of the final model's scores.
+  from sklearn import metrics as sk_metrics  # pylint: disable=g-import-not-at-top
+  final = training.restore(config.model_dir)
+  split = final.source.anomaly
+  scores = np.concatenate([anomaly.score(final.model.energy, x)["score_norm"]
+                           for x in (split.x_val, split.x_val_shuffled)])
+  labels = np.r_[np.zeros(len(split.x_val)), np.ones(len(split.x_val_shuffled))]
+  assert summary["final_eval"]["score_norm/val_auroc_shuffled"] == pytest.approx(
+      sk_metrics.roc_auc_score(labels, scores), abs=1e-6)
   selected = rundir.RunDir(config.model_dir).load_selected()
   assert selected["step"] == summary["final_eval"]["selected/step"]
   # The selected model comes back with its step and a threshold refit to its energy.

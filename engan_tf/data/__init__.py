@@ -104,6 +104,8 @@ class DataSource:
   anomaly: Optional[AnomalyData] = None
   tabular: Optional[TabularPreprocessing] = None
   images: Optional[ImageData] = None
+  # A file-backed source: {"path", "sha256", "rows"} of the file it was read from.
+  fingerprint: Optional[Dict[str, Any]] = None
   # Model space <-> the data's own scale, as TF functions on a batch (e.g. images trained in
   # [-1, 1] but stored in [0, 1]); the exported SavedModels take and return data in the data's
   # own scale. None is the identity.
@@ -124,6 +126,54 @@ dataset_names = _DATASETS.names
 
 def load_dataset(name, data_dir=None, seed=0, **options) -> DataSource:
   return _DATASETS.get(name)(data_dir=data_dir, seed=seed, **options)
+
+
+def describe(source: DataSource) -> Dict[str, Any]:
+  """What a trained model needs to know of its data without the data: a JSON-able dict.
+
+  A model_dir keeps it (engan_tf.rundir), so export and sampling need no data files:
+  `from_description` rebuilds a data-free DataSource from it. Scale hooks other than the
+  identity and PIXEL_SCALE cannot be described ("scale": None): such a source is reloaded.
+  """
+  if source.to_data_scale is None and source.from_data_scale is None:
+    scale = "identity"
+  elif (source.to_data_scale is PIXEL_SCALE["to_data_scale"]
+        and source.from_data_scale is PIXEL_SCALE["from_data_scale"]):
+    scale = "pixel"
+  else:
+    scale = None
+  description = {"name": source.name, "kind": source.kind,
+                 "data_shape": [int(d) for d in source.data_shape], "scale": scale,
+                 "default_networks": source.default_networks,
+                 "default_latent_dim": source.default_latent_dim}
+  if source.tabular is not None:
+    description["raw_feature_spec"] = {c: tf.as_dtype(d).name
+                                       for c, d in source.tabular.raw_feature_spec.items()}
+  return description
+
+
+def from_description(description, preprocessing=None) -> Optional[DataSource]:
+  """A DataSource with no training data, from `describe`'s dict (None if it cannot be built).
+
+  Toy densities are generated, so theirs is complete; others have no train_dataset and no
+  held-out data, only what export and sampling read. A tabular source needs its saved
+  `preprocessing` model.
+  """
+  if description.get("scale") is None:
+    return None
+  if description["kind"] == "toy":
+    return load_dataset(description["name"])
+  tabular = None
+  if "raw_feature_spec" in description:
+    if preprocessing is None:
+      return None
+    tabular = TabularPreprocessing(preprocessing, {
+        c: tf.as_dtype(d) for c, d in description["raw_feature_spec"].items()})
+  scale = PIXEL_SCALE if description["scale"] == "pixel" else {}
+  return DataSource(description["name"], description["kind"], tuple(description["data_shape"]),
+                    train_dataset=None, default_networks=description["default_networks"],
+                    default_latent_dim=description["default_latent_dim"], tabular=tabular,
+                    **scale)
 
 
 def array_train_dataset(array, batch_size, n_critic, seed):

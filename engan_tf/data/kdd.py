@@ -27,7 +27,6 @@ Example:
   ((247011, 121), 0.197)
 """
 
-import hashlib
 import os
 
 import tensorflow as tf
@@ -55,24 +54,17 @@ CATEGORICAL = ("protocol_type", "service", "flag", "land", "logged_in", "is_host
 SCHEMA = tabular.TableSchema(COLUMNS, CATEGORICAL, "label")
 
 
-def _sha256(path):
-  digest = hashlib.sha256()
-  with tf.io.gfile.GFile(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def find_or_download(data_dir=None):
   """The path of kddcup.data_10_percent.gz in data_dir (or data_dir/kddcup99), else fetched.
 
-  The download goes to data_dir (default ~/.engan_tf/kddcup99) and is checked by sha256.
+  The download goes to data_dir (default ~/.engan_tf/kddcup99). A local copy and a download
+  are both checked by sha256: a truncated or different file is named, not read.
   """
   candidates = [os.path.join(d, FILENAME) for d in
                 ([data_dir, os.path.join(data_dir, "kddcup99")] if data_dir else [])]
   for path in candidates:
     if tf.io.gfile.exists(path):
-      return path
+      return _checked(path)
   target_dir = data_dir or os.path.join(os.path.expanduser("~"), ".engan_tf", "kddcup99")
   path = os.path.join(target_dir, FILENAME)
   if not tf.io.gfile.exists(path):
@@ -83,10 +75,15 @@ def find_or_download(data_dir=None):
       raise FileNotFoundError(
           f"{FILENAME} is not in {data_dir!r} and downloading {URL} failed ({e}). Put the file "
           f"in --data_dir.") from e
-  digest = _sha256(path)
+  return _checked(path)
+
+
+def _checked(path):
+  digest = tabular.sha256_of(path)
   if digest != SHA256:
-    raise ValueError(f"{path} has sha256 {digest}, expected {SHA256}: a corrupt or different "
-                     f"file; delete it and retry")
+    raise ValueError(f"{path} has sha256 {digest}, expected {SHA256}: a truncated, corrupt "
+                     f"or different file; replace it with the original {FILENAME} (or delete "
+                     f"it to download it again)")
   return path
 
 
@@ -99,17 +96,19 @@ def read(data_dir=None):
 
 
 def source_from_table(schema, columns, is_anomaly, split_seed=42, test_anomaly_share=0.2,
-                      validation_share=0.0):
+                      validation_share=0.0, preprocessing=None):
   """The kddcup99 `DataSource` of an already parsed file (see `read`)."""
   return tabular.tabular_source("kddcup99", schema, columns, is_anomaly, split_seed=split_seed,
                                 test_anomaly_share=test_anomaly_share, default_latent_dim=32,
-                                validation_share=validation_share)
+                                validation_share=validation_share, preprocessing=preprocessing,
+                                file_fingerprint={"path": FILENAME, "sha256": SHA256,
+                                                  "rows": len(is_anomaly)})
 
 
 @data_lib.register_dataset("kddcup99")
 def load_kddcup99(data_dir=None, seed=0, split_seed=42, test_anomaly_share=0.2,
-                  validation_share=0.0, **unused):
+                  validation_share=0.0, preprocessing=None, **unused):
   del seed, unused  # the split is fixed by split_seed, the same for every training seed
   return source_from_table(*read(data_dir), split_seed=split_seed,
                            test_anomaly_share=test_anomaly_share,
-                           validation_share=validation_share)
+                           validation_share=validation_share, preprocessing=preprocessing)

@@ -31,9 +31,11 @@ Example:
 import csv
 import dataclasses
 import gzip
+import hashlib
 import io
 from typing import Dict, Optional, Sequence, Tuple
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -90,22 +92,52 @@ def _open_text(path):
   raw = tf.io.gfile.GFile(path, "rb")
   # GzipFile and BytesIO give TextIOWrapper the file protocol that GFile lacks.
   raw = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else io.BytesIO(raw.read())
-  return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+  # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first column's name.
+  return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def _to_float(values, path, first_line, column):
+  """float64 array of a numeric column; empty, non-numeric and non-finite values are errors.
+
+  The rule: a numeric field must hold a finite number. Empty fields, "nan" and "inf" name
+  their line and column (impute or drop them first; a text column must be listed as
+  categorical).
+  """
   try:
-    return np.asarray(values, dtype=np.float64)
+    array = np.asarray(values, dtype=np.float64)
   except ValueError:
-    for i, v in enumerate(values):  # slow path only to name the offending row
-      try:
-        float(v)
-      except ValueError:
-        raise TabularDataError(
-            f"{path}: line {first_line + i}, column {column!r}: {v!r} is not a number. "
-            f"A text column must be listed as categorical (--categorical_columns)."
-        ) from None
-    raise
+    array = None
+  if array is not None and np.isfinite(array).all():
+    return array
+  for i, v in enumerate(values):  # slow path only to name the offending row
+    where = f"{path}: line {first_line + i}, column {column!r}"
+    if not v.strip():
+      raise TabularDataError(f"{where}: empty numeric field. Fill or drop missing values "
+                             "before training (they are not imputed).") from None
+    try:
+      number = float(v)
+    except ValueError:
+      raise TabularDataError(
+          f"{where}: {v!r} is not a number. A text column must be listed as categorical "
+          f"(--categorical_columns).") from None
+    if not np.isfinite(number):
+      raise TabularDataError(f"{where}: {v!r} is not a finite number. Impute or drop "
+                             "missing and infinite values before training.")
+  raise AssertionError("unreachable: some value failed to parse")
+
+
+def sha256_of(path):
+  """The sha256 hex digest of a file (any tf.io.gfile path)."""
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def fingerprint(path, rows):
+  """What identifies the file a model was trained on: {"path", "sha256", "rows"}."""
+  return {"path": str(path), "sha256": sha256_of(path), "rows": int(rows)}
 
 
 def read_csv(path, schema: Optional[TableSchema] = None, categorical: Sequence[str] = (),
@@ -165,14 +197,19 @@ def binary_labels(values, path, column, anomaly_value=None):
   """1 = anomaly. `anomaly_value` given: equality with it; else 0/1/true/false text."""
   values = np.asarray(values)
   if anomaly_value is not None:
-    return (values == anomaly_value).astype(np.int64)
+    labels = (values == str(anomaly_value)).astype(np.int64)
+    if not labels.any():
+      raise TabularDataError(
+          f"{path}: no row of column {column!r} holds the anomaly label {anomaly_value!r}; "
+          f"its values include {', '.join(repr(v) for v in np.unique(values)[:5])}")
+    return labels
   lower = np.char.lower(values.astype(str))
   is_true, is_false = np.isin(lower, _TRUE), np.isin(lower, _FALSE)
   bad = np.flatnonzero(~(is_true | is_false))
   if bad.size:
     raise TabularDataError(
         f"{path}: data row {bad[0] + 1}, column {column!r}: label {str(values[bad[0]])!r} is not "
-        f"one of 0/1/true/false (1 = anomaly)")
+        f"one of 0/1/true/false (1 = anomaly); name the anomaly class with --anomaly_label")
   return is_true.astype(np.int64)
 
 
@@ -276,7 +313,8 @@ def shuffled_columns(columns, rows, seed=0):
 
 
 def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomaly_share=None,
-                   default_latent_dim=32, source_path=None, validation_share=0.0):
+                   default_latent_dim=32, source_path=None, validation_share=0.0,
+                   preprocessing=None, file_fingerprint=None):
   """The `DataSource` of a parsed table (KDD99 or a user's CSV): see the module docstring.
 
   Without labels (`is_anomaly` None) every row of the training half trains and the test
@@ -284,6 +322,10 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   With `validation_share` > 0 that share of the normal training rows is held out
   (`anomaly.x_val`), with a copy whose columns are shuffled independently
   (`anomaly.x_val_shuffled`): the label-free model selection of engan_tf.anomaly.
+  A given `preprocessing` (a trained model's, from its model_dir) is used as it is: the
+  vocabularies and scaling are never refitted for a model that exists.
+  A labelled test half without an anomaly (or without a normal row) cannot give F1 or
+  AUROC: its labels are dropped with a warning, and evaluation reports the share flagged.
   """
   labelled = is_anomaly is not None
   if not labelled:
@@ -292,7 +334,13 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   train_rows, val_rows = validation_split(train_rows, validation_share, split_seed)
   if len(train_rows) < 2:
     raise TabularDataError(f"{source_path or name}: only {len(train_rows)} normal training rows")
-  preprocessing = build_preprocessing(schema, columns, train_rows)
+  if labelled and len(set(is_anomaly[test_rows].tolist())) < 2:
+    logging.warning("%s: the test half holds %s: label metrics (F1, AUROC, AUPRC) are skipped "
+                    "and evaluation reports the share flagged only", source_path or name,
+                    "no anomaly" if not is_anomaly[test_rows].any() else "no normal row")
+    labelled = False
+  if preprocessing is None:
+    preprocessing = build_preprocessing(schema, columns, train_rows)
   x_train = apply_preprocessing(preprocessing, schema, columns, train_rows)
   x_test = apply_preprocessing(preprocessing, schema, columns, test_rows)
 
@@ -308,24 +356,31 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
     anomaly.x_val_shuffled = apply_preprocessing(preprocessing, schema, shuffled)
   return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
                              default_networks="kdd", default_latent_dim=default_latent_dim,
-                             anomaly=anomaly,
+                             anomaly=anomaly, fingerprint=file_fingerprint,
                              tabular=data_lib.TabularPreprocessing(preprocessing,
                                                                     schema.raw_feature_spec()))
 
 
 @data_lib.register_dataset("csv")
 def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categorical_columns=None,
-             split_seed=42, validation_share=0.0, **unused):
+             split_seed=42, validation_share=0.0, anomaly_label=None, preprocessing=None,
+             **unused):
   """A user's CSV (with a header line): --data_path, --label_column, --categorical_columns.
 
-  The label column (optional) holds 0/1 or true/false, 1 = anomaly.
+  The label column (optional) holds 0/1 or true/false, 1 = anomaly; or any values, with
+  --anomaly_label naming the one that marks an anomaly.
   """
   del data_dir, seed, unused
   if not data_path:
     raise ValueError("--dataset=csv needs --data_path=FILE.csv")
+  if anomaly_label is not None and not label_column:
+    raise ValueError("--anomaly_label needs --label_column (the column that holds it)")
   schema, columns = read_csv(data_path, categorical=categorical_columns or (),
                              label_column=label_column)
-  labels = (binary_labels(columns[label_column], data_path, label_column)
+  labels = (binary_labels(columns[label_column], data_path, label_column, anomaly_label)
             if label_column else None)
+  rows = len(columns[schema.columns[0]])
   return tabular_source("csv", schema, columns, labels, split_seed=split_seed,
-                        source_path=data_path, validation_share=validation_share)
+                        source_path=data_path, validation_share=validation_share,
+                        preprocessing=preprocessing,
+                        file_fingerprint=fingerprint(data_path, rows))
