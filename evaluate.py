@@ -4,9 +4,10 @@
 
 For the anomaly data sets (kddcup99, csv, mnist_anomaly) this scores the held-out test set
 with both decision functions (score norm ||grad_x E(x)||^2 and energy E(x)): precision,
-recall, F1 with the top 20% flagged, the share flagged, AUROC, AUPRC. It writes
-model_dir/evaluate.json (evaluate_selected.json for --checkpoint=selected) through the
-run's RunDir; the anomaly thresholds stay those saved with the checkpoint.
+recall, F1 with the top 20% flagged, the share flagged, AUROC, AUPRC, and recall and
+false-alarm rate at the saved threshold. It writes model_dir/evaluate.json
+(evaluate_selected.json for --checkpoint=selected) through the run's RunDir; anomaly
+thresholds that belong to another step than the last checkpoint are refitted and saved.
 """
 
 from absl import app
@@ -28,10 +29,14 @@ def main(argv):
                                 checkpoint=FLAGS.checkpoint)
   except (ValueError, FileNotFoundError) as e:
     cli.fail("evaluate.py", e)
-  result = evaluation.evaluate(restored.model, restored.source, final=True)
+  result = evaluation.evaluate(restored.model, restored.source, final=True,
+                               false_alarm_rate=restored.config.false_alarm_rate)
   record = {"step": restored.model.step, "dataset": restored.config.dataset,
             "checkpoint": FLAGS.checkpoint, **result.metrics}
-  filename = rundir.RunDir(FLAGS.model_dir).write_evaluate(record, FLAGS.checkpoint)
+  run = rundir.RunDir(FLAGS.model_dir)
+  filename = run.write_evaluate(record, FLAGS.checkpoint)
+  if FLAGS.checkpoint == "latest" and restored.thresholds is not None:
+    run.save_thresholds(restored.thresholds)  # refitted if they belonged to another step
   for name, value in sorted(result.metrics.items()):
     print(f"{name} = {value:.6g}")
   print(f"wrote {FLAGS.model_dir}/{filename}")

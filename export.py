@@ -1,7 +1,7 @@
 """Exports a trained model_dir as TF Serving SavedModels (a sampler and a scorer).
 
   python export.py --model_dir=runs/25gaussians --export_dir=exported
-  # -> exported/sampler/<step>/ and exported/scorer/<step>/   (signatures: engan_tf/export.py)
+  # -> exported/sampler/<step>/ and exported/scorer/<step>/   (signatures: engan_tf/serving.py)
   tensorflow_model_server --rest_api_port=8501 --model_config_file=serving/models.config
 
 The version defaults to the checkpoint's training step; an existing version is never
@@ -25,7 +25,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   cli.start(argv)
-  from engan_tf import export as export_lib  # after flag parsing: --help stays fast
+  from engan_tf import serving as export_lib  # after flag parsing: --help stays fast
   try:
     paths = export_lib.export(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version,
                               data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold,

@@ -45,7 +45,7 @@ def bench_case(name, networks_name, data_shape, latent_dim, export_root):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from engan_tf import data as data_lib  # pylint: disable=g-import-not-at-top
-  from engan_tf import export as export_lib  # pylint: disable=g-import-not-at-top
+  from engan_tf import serving as export_lib  # pylint: disable=g-import-not-at-top
   from engan_tf import model as model_lib  # pylint: disable=g-import-not-at-top
   from engan_tf import networks  # pylint: disable=g-import-not-at-top
 

@@ -11,14 +11,19 @@ with the top 20% of test scores flagged (the KDD99 protocol's 80th-percentile th
 and F1 at the threshold fit on training scores.
 
 A record is anomalous when its score is strictly greater than the threshold (evaluation
-and the exported decision use the same rule). The anomaly threshold of a decision function is the `THRESHOLD_QUANTILE` (0.95) quantile of
-its scores on (up to 50,000 fixed) training rows: all training rows are normal, so about
-5% of normal records are flagged. `fit_thresholds` returns them as an
+and the exported decision use the same rule). The threshold of a decision function is the
+(1 - false_alarm_rate) quantile (default 0.95) of its scores on held-out normal rows, the
+validation split (`--validation_share`; rows the energy was not fit on), so that about
+false_alarm_rate of new normal records are flagged; without a validation split, on (up to
+50,000 fixed) training rows, which under-flags an energy that fits its training rows
+closely. The decision function the exported `anomaly` signature uses is the one the
+validation split prefers, label-free: the higher `val_auroc_shuffled` (below); without a
+validation split, the paper's score norm. `fit_thresholds` returns them as an
 `engan_tf.rundir.AnomalyThresholds` bound to the checkpoint's step; the training driver
 saves them in the model_dir (`anomaly_threshold.json`), where `training.restore` and the
 exporter read them:
 
-  {"step": 42500, "quantile": 0.95, "decision_function": "score_norm",
+  {"step": 42500, "quantile": 0.95, "decision_function": "score_norm", "fit_on": "validation",
    "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
 
 Example:
@@ -57,6 +62,8 @@ def score(energy, x, batch=8192):
   """{"energy": E(x), "score_norm": ||grad_x E(x)||^2}, float64 numpy [n] each."""
   fn = _score_fn(energy)
   parts = [fn(tf.constant(x[i:i + batch])) for i in range(0, len(x), batch)]
+  if not parts:
+    return {"energy": np.zeros([0]), "score_norm": np.zeros([0])}
   return {"energy": np.concatenate([p[0].numpy() for p in parts]).astype(np.float64),
           "score_norm": np.concatenate([p[1].numpy() for p in parts]).astype(np.float64)}
 
@@ -67,33 +74,53 @@ def _train_rows(x_train):
   return x_train[np.random.RandomState(0).choice(len(x_train), _MAX_TRAIN_ROWS, replace=False)]
 
 
-def fit_thresholds(energy, data, step, quantile=THRESHOLD_QUANTILE):
-  """The `quantile` quantile of each decision function on data.x_train, as AnomalyThresholds."""
-  train_scores = score(energy, _train_rows(data.x_train))
+def fit_thresholds(energy, data, step, false_alarm_rate=1.0 - THRESHOLD_QUANTILE):
+  """AnomalyThresholds of `energy` for data (an AnomalyData): see the module docstring."""
+  if not 0 < false_alarm_rate < 1:
+    raise ValueError(f"--false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
+  held_out = data.x_val is not None and len(data.x_val) > 0
+  rows = data.x_val if held_out else _train_rows(data.x_train)
+  scores = score(energy, rows)
+  choice = DEFAULT_DECISION_FUNCTION
+  if held_out and data.x_val_shuffled is not None:
+    preference = validation_metrics(energy, data)
+    choice = max(DECISION_FUNCTIONS, key=lambda n: preference[f"{n}/val_auroc_shuffled"])
+  quantile = 1.0 - false_alarm_rate
   return rundir.AnomalyThresholds(
-      step=int(step), quantile=quantile, decision_function=DEFAULT_DECISION_FUNCTION,
-      thresholds={name: float(np.quantile(train_scores[name], quantile))
+      step=int(step), quantile=quantile, decision_function=choice,
+      fit_on="validation" if held_out else "training",
+      thresholds={name: float(np.quantile(scores[name], quantile))
                   for name in DECISION_FUNCTIONS})
 
 
-def evaluate(energy, data):
-  """Metrics of both decision functions on data's (an AnomalyData) test set."""
-  thresholds = fit_thresholds(energy, data, step=0).thresholds
+def evaluate(energy, data, false_alarm_rate=1.0 - THRESHOLD_QUANTILE):
+  """Metrics of both decision functions on data's (an AnomalyData) test set.
+
+  Beside the protocol's top-20% metrics, each decision function is scored at the threshold
+  `fit_thresholds` sets (what the exported `is_anomaly` does): `f1_at_threshold`,
+  `recall_at_threshold`, `false_alarm_rate_at_threshold` (test normals flagged; the stated
+  rate is false_alarm_rate) and `flagged_share_at_threshold`.
+  """
+  thresholds = fit_thresholds(energy, data, step=0, false_alarm_rate=false_alarm_rate).thresholds
   test_scores = score(energy, data.x_test)
   labels = data.y_test
   result = {}
+  if not len(data.x_test):
+    return validation_metrics(energy, data)
   for name in DECISION_FUNCTIONS:
     s = test_scores[name]
+    flagged = s > thresholds[name]  # the exported decision's rule (a tie is not flagged)
     if labels is not None:
       for key, value in metrics.summary(labels, s, share=PROTOCOL_SHARE).items():
         result[f"{name}/{key}"] = value
       # The reference's rule (score >= 80th percentile): how much it would over-flag.
       result[f"{name}/flagged_share_inclusive"] = metrics.at_share(
           labels, s, PROTOCOL_SHARE, ties="inclusive")["flagged_share"]
-      # The exported decision's rule: score > threshold (a tie is not flagged).
-      at_train = metrics.at_share(labels, s, threshold=thresholds[name], ties="exclusive")
-      result[f"{name}/f1_at_train_threshold"] = at_train["f1"]
-    result[f"{name}/flagged_share_at_train_threshold"] = float(np.mean(s > thresholds[name]))
+      at_threshold = metrics.at_share(labels, s, threshold=thresholds[name], ties="exclusive")
+      result[f"{name}/f1_at_threshold"] = at_threshold["f1"]
+      result[f"{name}/recall_at_threshold"] = at_threshold["recall"]
+      result[f"{name}/false_alarm_rate_at_threshold"] = float(np.mean(flagged[labels == 0]))
+    result[f"{name}/flagged_share_at_threshold"] = float(np.mean(flagged))
   result.update(validation_metrics(energy, data))
   return result
 

@@ -17,12 +17,23 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from engan_tf import config as config_lib
 from engan_tf import networks as networks_lib
 
 
+def recipe_choices(config, source):
+  """{field: value} of the data set's recipe that --recipe=auto applies to `config`: the
+  fields still at their TrainConfig default (engan_tf.recipes)."""
+  if config.recipe != "auto" or not source.recipe:
+    return {}
+  defaults = config_lib.TrainConfig()
+  return {key: value for key, value in source.recipe.items()
+          if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
+
+
 def resolve(config, source):
-  """A copy of config with the data set's defaults filled in (networks, latent_dim)."""
-  config = dataclasses.replace(config)
+  """A copy of config with the data set's recipe and defaults filled in."""
+  config = dataclasses.replace(config, **recipe_choices(config, source))
   config.networks = config.networks or source.default_networks
   config.latent_dim = config.latent_dim or source.default_latent_dim
   return config

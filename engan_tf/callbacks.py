@@ -155,8 +155,9 @@ class Evaluation(keras.callbacks.Callback):
   """
 
   def __init__(self, source, run_dir, writer, eval_every, steps_per_epoch, select_metric="",
-               verbose=1):
+               verbose=1, **evaluation_options):
     super().__init__()
+    self.evaluation_options = evaluation_options  # e.g. false_alarm_rate (anomaly data)
     self.source, self.run_dir, self.writer = source, run_dir, writer
     self.eval_every, self.steps_per_epoch = eval_every, steps_per_epoch
     self.select_metric, self.verbose = select_metric, verbose
@@ -181,7 +182,8 @@ class Evaluation(keras.callbacks.Callback):
   def run(self, step, final, model=None):
     """Evaluates `model` (default: the fitted one) at `step`; returns the Evaluation."""
     model = model or self.model
-    result = evaluation.evaluate(model.for_inference, self.source, final=final)
+    result = evaluation.evaluate(model.for_inference, self.source, final=final,
+                                 **self.evaluation_options)
     metrics = dict(result.metrics)
     if self.select_metric:
       metrics.update(self._select(model, step, result.metrics))

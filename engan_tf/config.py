@@ -55,6 +55,10 @@ class TrainConfig:
   data_dir: Optional[str] = option(None, "Directory with local copies of the data set's files.")
   dataset_options: Dict[str, Any] = option({}, "The data-set options given (DatasetOptions).",
                                            flag=False)
+  recipe: str = option(
+      "auto", "auto: options left at their defaults take the data set's adaptive recipe, if it "
+      "has one (tables: engan_tf/recipes.py); paper: the flags' defaults, Algorithm 1's "
+      "values.", choices=("auto", "paper"))
   model: str = option("engan", "engan, or the wgan_gp baseline (same data, networks and "
                       "budget).", choices=MODELS)
   networks: Optional[str] = option(None, "Network family (default: the data set's).",
@@ -104,6 +108,9 @@ class TrainConfig:
       "", "Keep the evaluated model that maximises this evaluation metric in "
       "model_dir/selected/ (e.g. score_norm/val_auroc_shuffled, label-free, with "
       "--validation_share); export.py --checkpoint=selected exports it.")
+  false_alarm_rate: float = option(
+      0.05, "Anomaly models: the share of normal records the exported is_anomaly flags; the "
+      "threshold is that quantile of the scores on held-out normal rows (--validation_share).")
   mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
                                  "outputs (for accelerators).")
   verbose: int = option(1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
@@ -161,6 +168,8 @@ class TrainConfig:
     if self.steps_per_epoch % self.steps_per_execution:
       raise ValueError(f"--steps_per_epoch ({self.steps_per_epoch}) must be a multiple of "
                        f"--steps_per_execution ({self.steps_per_execution})")
+    if not 0 < self.false_alarm_rate < 1:
+      raise ValueError(f"--false_alarm_rate must be in (0, 1), got {self.false_alarm_rate}")
     if not 0 <= self.ema_decay < 1:
       raise ValueError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
     if self.mcmc_steps and self.mcmc_step_size <= 0:
@@ -182,8 +191,9 @@ class DatasetOptions:
                                         "anomaly (e.g. malignant); other values are normal.")
   categorical_columns: Optional[List[str]] = option(None, "csv: columns to one-hot encode.")
   validation_share: Optional[float] = option(
-      None, "kddcup99, csv: hold out this share of the normal training rows for label-free "
-      "model selection (e.g. 0.1).")
+      None, "kddcup99, csv: hold out this share of the normal training rows; the anomaly "
+      "threshold is set on them, and label-free model selection scores them (default: csv "
+      "0.2, kddcup99 0).")
   mode_classifier: Optional[str] = option(
       None, "stacked_mnist*: a saved MNIST classifier (python -m "
       "engan_tf.metrics.mnist_classifier); evaluations count modes.")

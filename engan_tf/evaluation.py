@@ -27,10 +27,11 @@ def register_evaluator(kind):
   return wrap
 
 
-def evaluate(model, source, final=False) -> Evaluation:
+def evaluate(model, source, final=False, **options) -> Evaluation:
+  """The kind's evaluation; `options` go to evaluators that take them (false_alarm_rate)."""
   if source.kind not in _EVALUATORS:
     return Evaluation({}, None)
-  return _EVALUATORS[source.kind](model, source, final)
+  return _EVALUATORS[source.kind](model, source, final, **options)
 
 
 def generate(model, num_samples, seed=1234, batch=10000):
@@ -41,7 +42,7 @@ def generate(model, num_samples, seed=1234, batch=10000):
 
 
 @register_evaluator("toy")
-def evaluate_toy(model, source, final, num_samples=10_000):
+def evaluate_toy(model, source, final, num_samples=10_000, **unused):
   density = source.toy_density
   samples = generate(model, num_samples)
   metrics = {}
@@ -58,15 +59,15 @@ def evaluate_toy(model, source, final, num_samples=10_000):
 
 @register_evaluator("tabular")
 @register_evaluator("image_anomaly")
-def evaluate_anomaly(model, source, final):
+def evaluate_anomaly(model, source, final, false_alarm_rate=0.05):
   """Both decision functions on the held-out test set (engan_tf.anomaly)."""
   del final  # the same (full test set) evaluation every time
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
-  return Evaluation(anomaly.evaluate(model.energy, source.anomaly), None)
+  return Evaluation(anomaly.evaluate(model.energy, source.anomaly, false_alarm_rate), None)
 
 
 @register_evaluator("image")
-def evaluate_image(model, source, final, grid_samples=64):
+def evaluate_image(model, source, final, grid_samples=64, **unused):
   """A grid of samples; on StackedMNIST with a classifier, modes and KL (26 x 10^n samples)."""
   from engan_tf.metrics import modes  # image metrics need the classifier code only here
   metrics = {}

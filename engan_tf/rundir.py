@@ -45,7 +45,8 @@ class AnomalyThresholds:
   step: int  # the generator step of the checkpoint whose energy they were fit on
   thresholds: Dict[str, float]  # {decision function: threshold}
   decision_function: str = "score_norm"  # the one the exported `anomaly` signature uses
-  quantile: float = 0.95  # of the scores on normal rows
+  quantile: float = 0.95  # of the scores on normal rows: 1 - the stated false-alarm rate
+  fit_on: str = "training"  # which normal rows: "validation" (held out) or "training"
 
   @property
   def threshold(self):
@@ -229,7 +230,8 @@ class RunDir:
     record = self._read_json(self.THRESHOLD_FILE)
     return AnomalyThresholds(step=int(record["step"]), thresholds=dict(record["thresholds"]),
                              decision_function=record.get("decision_function", "score_norm"),
-                             quantile=float(record.get("quantile", 0.95)))
+                             quantile=float(record.get("quantile", 0.95)),
+                             fit_on=record.get("fit_on", "training"))
 
   def _read_json(self, name):
     path = self.file(name)

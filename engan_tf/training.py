@@ -83,6 +83,11 @@ def train(config: TrainConfig):
   source = load_source(config, preprocessing=preprocessing)
   _warn_if_data_changed(run, source)
   _check_data_for_config(config, source)
+  chosen = build.recipe_choices(config, source)
+  if chosen and config.verbose and chief:
+    print(f"--recipe=auto for {source.name}: " + ", ".join(
+        f"--{k}={v}" for k, v in chosen.items()) + " (engan_tf/recipes.py; --recipe=paper or "
+          "the flags override it)")
   config = build.resolve(config, source)
   keras.utils.set_random_seed(config.seed)  # initial weights and every unseeded draw
   run.check_same_run(config)
@@ -106,7 +111,7 @@ def train(config: TrainConfig):
   checkpointing = callbacks_lib.Checkpointing(manager)
   evaluation = callbacks_lib.Evaluation(source, run, writer, config.eval_every,
                                         config.steps_per_epoch, config.select_metric,
-                                        config.verbose)
+                                        config.verbose, false_alarm_rate=config.false_alarm_rate)
   deadline = (callbacks_lib.Deadline(config.max_train_minutes)
               if config.max_train_minutes else None)
   fit_callbacks = [callbacks_lib.StopAtStep(config.train_steps), deadline,
@@ -127,7 +132,8 @@ def train(config: TrainConfig):
   if final.picture is not None:
     visualize.save_png(final.picture, run.samples_png)
   if source.anomaly is not None:
-    run.save_thresholds(anomaly.fit_thresholds(model.for_inference.energy, source.anomaly, step))
+    run.save_thresholds(anomaly.fit_thresholds(model.for_inference.energy, source.anomaly, step,
+                                               config.false_alarm_rate))
   summary = {"step": step, "final_eval": final.metrics}
   if deadline is not None and deadline.reached:
     summary["stopped_by"] = f"--max_train_minutes={config.max_train_minutes:g}"
@@ -203,5 +209,6 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
           f"--model_dir={model_dir} --checkpoint={checkpoint}` (which reads the data)")
     thresholds = None
   if thresholds is None and source.anomaly is not None:
-    thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, model.step)
+    thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, model.step,
+                                        config.false_alarm_rate)
   return Restored(config, source, model, thresholds)

@@ -128,7 +128,7 @@ def test_train_summaries_write_the_epoch_logs_and_the_speed(tmp_path):
 def test_evaluation_runs_every_eval_every_epochs_and_keeps_the_best(tmp_path, monkeypatch):
   values = iter([0.5, 0.9, 0.7])
   monkeypatch.setattr(evaluation, "evaluate",
-                      lambda model, source, final: evaluation.Evaluation({"m": next(values)}, None))
+                      lambda model, source, final, **_: evaluation.Evaluation({"m": next(values)}, None))
   run = rundir.RunDir(str(tmp_path))
   model = _Model()
   writer = tf.summary.create_file_writer(str(tmp_path / "tb"))

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from engan_tf import build
 from engan_tf import data as data_lib
-from engan_tf import export as export_lib
+from engan_tf import serving as export_lib
 from engan_tf import losses
 from engan_tf import model as model_lib
 from engan_tf import networks

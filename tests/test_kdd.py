@@ -139,7 +139,7 @@ def test_short_training_run_beats_a_random_scorer(source, tmp_path):
 
 def test_exported_scorer_takes_raw_kdd_records(raw, source, tmp_path):
   """The fitted one-hot/min-max layers and the threshold travel inside the SavedModel."""
-  from engan_tf import export  # pylint: disable=g-import-not-at-top
+  from engan_tf import serving as export  # pylint: disable=g-import-not-at-top
   config = build.resolve(training.TrainConfig(
       dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, batch_size=256,
       jit_compile=False, verbose=0), source)

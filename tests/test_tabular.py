@@ -52,11 +52,14 @@ def test_csv_source_one_hot_scaling_and_split(tmp_path):
   assert batch.shape == (8, 2, 7)
 
 
-def test_csv_without_label_trains_on_the_whole_half(tmp_path):
+def test_csv_without_label_trains_on_every_row_but_the_held_out_ones(tmp_path):
   path = _write(tmp_path, _table(100))
   source = data_lib.load_dataset("csv", data_path=path, categorical_columns=["proto", "flag"])
-  assert source.anomaly.y_test is None
-  assert len(source.anomaly.x_train) == 50
+  data = source.anomaly
+  assert data.y_test is None
+  assert (len(data.x_train), len(data.x_val)) == (80, 20)  # the default validation share 0.2
+  np.testing.assert_array_equal(data.x_test, data.x_val)  # the false-alarm rate is measured
+  assert not set(data.train_rows) & set(data.test_rows)
   # The label-less file's is_attack column is just another numeric feature here.
   assert source.data_shape == (8,)
 
@@ -102,7 +105,7 @@ def test_csv_needs_an_existing_path(tmp_path):
 def test_validation_split_holds_out_normal_rows_and_a_column_shuffled_copy(tmp_path):
   path = _write(tmp_path, _table())
   options = dict(data_path=path, label_column="is_attack", categorical_columns=["proto", "flag"])
-  whole = data_lib.load_dataset("csv", **options).anomaly
+  whole = data_lib.load_dataset("csv", validation_share=0.0, **options).anomaly
   split = data_lib.load_dataset("csv", validation_share=0.25, **options).anomaly
   n_normal = len(whole.x_train)
   assert len(split.x_val) == round(0.25 * n_normal)
@@ -128,7 +131,7 @@ def test_validation_share_must_be_a_fraction(tmp_path):
 
 def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
-  from engan_tf import export  # pylint: disable=g-import-not-at-top
+  from engan_tf import serving as export  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
   path = _write(tmp_path, _table(400))
   config = training.TrainConfig(

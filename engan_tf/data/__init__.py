@@ -106,6 +106,8 @@ class DataSource:
   images: Optional[ImageData] = None
   # A file-backed source: {"path", "sha256", "rows"} of the file it was read from.
   fingerprint: Optional[Dict[str, Any]] = None
+  # TrainConfig values suited to this data (engan_tf.recipes), applied by --recipe=auto.
+  recipe: Optional[Dict[str, Any]] = None
   # Model space <-> the data's own scale, as TF functions on a batch (e.g. images trained in
   # [-1, 1] but stored in [0, 1]); the exported SavedModels take and return data in the data's
   # own scale. None is the identity.
@@ -113,7 +115,7 @@ class DataSource:
   from_data_scale: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
 
 
-# Images live in [-1, 1] inside the model; the exported SavedModels (engan_tf/export.py) speak
+# Images live in [-1, 1] inside the model; the exported SavedModels (engan_tf/serving.py) speak
 # the data's own scale, float pixels in [0, 255]. DataSource(..., **PIXEL_SCALE) says so.
 PIXEL_SCALE = dict(to_data_scale=lambda x: (x + 1.0) * 127.5,
                    from_data_scale=lambda x: x / 127.5 - 1.0)
@@ -147,8 +149,10 @@ def describe(source: DataSource) -> Dict[str, Any]:
                  "default_networks": source.default_networks,
                  "default_latent_dim": source.default_latent_dim}
   if source.tabular is not None:
-    description["raw_feature_spec"] = {c: tf.as_dtype(d).name
-                                       for c, d in source.tabular.raw_feature_spec.items()}
+    # A list of [column, dtype] pairs: the column order is the signature's (JSON objects
+    # may be written with sorted keys).
+    description["raw_feature_spec"] = [[c, tf.as_dtype(d).name]
+                                       for c, d in source.tabular.raw_feature_spec.items()]
   return description
 
 
@@ -168,7 +172,7 @@ def from_description(description, preprocessing=None) -> Optional[DataSource]:
     if preprocessing is None:
       return None
     tabular = TabularPreprocessing(preprocessing, {
-        c: tf.as_dtype(d) for c, d in description["raw_feature_spec"].items()})
+        c: tf.as_dtype(d) for c, d in description["raw_feature_spec"]})
   scale = PIXEL_SCALE if description["scale"] == "pixel" else {}
   return DataSource(description["name"], description["kind"], tuple(description["data_shape"]),
                     train_dataset=None, default_networks=description["default_networks"],

@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from engan_tf import data as data_lib
+from engan_tf import recipes
 
 _CHUNK_ROWS = 50_000  # rows parsed at a time: bounds the memory of Python string objects
 _TRUE = ("1", "1.0", "true", "yes")
@@ -314,24 +315,31 @@ def shuffled_columns(columns, rows, seed=0):
 
 def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomaly_share=None,
                    default_latent_dim=32, source_path=None, validation_share=0.0,
-                   preprocessing=None, file_fingerprint=None):
+                   preprocessing=None, file_fingerprint=None, recipe=None):
   """The `DataSource` of a parsed table (KDD99 or a user's CSV): see the module docstring.
 
-  Without labels (`is_anomaly` None) every row of the training half trains and the test
-  half is kept unlabelled (the evaluator then reports the share flagged only).
+  Without labels (`is_anomaly` None) every row trains except the validation rows, which
+  are also the (unlabelled) test set: evaluation reports the share of them flagged, the
+  false-alarm rate on new normal data.
   With `validation_share` > 0 that share of the normal training rows is held out
   (`anomaly.x_val`), with a copy whose columns are shuffled independently
   (`anomaly.x_val_shuffled`): the label-free model selection of engan_tf.anomaly.
   A given `preprocessing` (a trained model's, from its model_dir) is used as it is: the
   vocabularies and scaling are never refitted for a model that exists.
+  `recipe(n_train, n_features)` gives the TrainConfig values --recipe=auto applies
+  (engan_tf.recipes.tabular for a user's table).
   A labelled test half without an anomaly (or without a normal row) cannot give F1 or
   AUROC: its labels are dropped with a warning, and evaluation reports the share flagged.
   """
   labelled = is_anomaly is not None
-  if not labelled:
+  if labelled:
+    train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share)
+    train_rows, val_rows = validation_split(train_rows, validation_share, split_seed)
+  else:  # nothing to test against: every row trains but the held-out validation rows
     is_anomaly = np.zeros(len(columns[schema.columns[0]]), np.int64)
-  train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share)
-  train_rows, val_rows = validation_split(train_rows, validation_share, split_seed)
+    train_rows, val_rows = validation_split(np.arange(len(is_anomaly)), validation_share,
+                                            split_seed)
+    test_rows = val_rows  # evaluation reports the share of held-out normal rows flagged
   if len(train_rows) < 2:
     raise TabularDataError(f"{source_path or name}: only {len(train_rows)} normal training rows")
   if labelled and len(set(is_anomaly[test_rows].tolist())) < 2:
@@ -356,19 +364,24 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
     anomaly.x_val_shuffled = apply_preprocessing(preprocessing, schema, shuffled)
   return data_lib.DataSource(name, "tabular", (x_train.shape[1],), train_dataset,
                              default_networks="kdd", default_latent_dim=default_latent_dim,
+                             recipe=recipe(len(x_train), x_train.shape[1]) if recipe else None,
                              anomaly=anomaly, fingerprint=file_fingerprint,
                              tabular=data_lib.TabularPreprocessing(preprocessing,
                                                                     schema.raw_feature_spec()))
 
 
+CSV_VALIDATION_SHARE = 0.2  # a user's table: held-out normal rows set the threshold
+
+
 @data_lib.register_dataset("csv")
 def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categorical_columns=None,
-             split_seed=42, validation_share=0.0, anomaly_label=None, preprocessing=None,
-             **unused):
+             split_seed=42, validation_share=CSV_VALIDATION_SHARE, anomaly_label=None,
+             preprocessing=None, **unused):
   """A user's CSV (with a header line): --data_path, --label_column, --categorical_columns.
 
   The label column (optional) holds 0/1 or true/false, 1 = anomaly; or any values, with
-  --anomaly_label naming the one that marks an anomaly.
+  --anomaly_label naming the one that marks an anomaly. A share (CSV_VALIDATION_SHARE) of
+  the normal training rows is held out by default: the anomaly threshold is set on them.
   """
   del data_dir, seed, unused
   if not data_path:
@@ -383,4 +396,4 @@ def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categoric
   return tabular_source("csv", schema, columns, labels, split_seed=split_seed,
                         source_path=data_path, validation_share=validation_share,
                         preprocessing=preprocessing,
-                        file_fingerprint=fingerprint(data_path, rows))
+                        file_fingerprint=fingerprint(data_path, rows), recipe=recipes.tabular)
