@@ -21,6 +21,7 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",  # warm-up records of the exported SavedModels
         "absl-py>=2",
         "numpy>=1.26",
+        "scipy>=1.11",  # engan_tf.metrics.inception: the matrix square root of FID
     ],
     extras_require={"test": ["pytest>=8", "scikit-learn>=1.4"]},
 )
