@@ -1,4 +1,5 @@
-"""setup.py ships what the library needs: every module, every dependency it imports.
+"""setup.py ships what the library needs: every module, every dependency it imports, the
+configs, and the console scripts (engan-train, ...) beside python train.py etc.
 
 setup.py is read with `ast`, never executed: its install_requires, extras_require,
 entry_points and package_data are literals.
@@ -8,8 +9,12 @@ import ast
 import importlib.metadata
 import os
 import re
+import shutil
+import subprocess
 import sys
+import zipfile
 
+import pytest
 from setuptools import find_packages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,3 +160,55 @@ def test_the_transitive_dependencies_are_required_by_what_they_come_with():
     except importlib.metadata.PackageNotFoundError:
       continue  # not installed here: nothing to check against
     assert distribution in {_distribution(r) for r in requires}, (distribution, parent)
+
+
+TOOLS = ("train", "sample", "evaluate", "export")
+
+
+def test_console_scripts_are_the_tools_and_the_top_level_scripts_call_them():
+  import importlib  # pylint: disable=g-import-not-at-top
+  scripts = dict(line.replace(" ", "").split("=")
+                 for line in _setup_keywords()["entry_points"]["console_scripts"])
+  assert scripts == {f"engan-{tool}": f"engan_tf.tools.{tool}:run" for tool in TOOLS}
+  for target in scripts.values():  # side by side: no flags are defined at import
+    module, function = target.split(":")
+    assert callable(getattr(importlib.import_module(module), function))
+  for tool in TOOLS:  # python train.py etc.: thin shims of the same entry points
+    with open(os.path.join(ROOT, f"{tool}.py")) as f:
+      source = f.read()
+    assert f"from engan_tf.tools import {tool}\n" in source
+    assert f"  {tool}.run()\n" in source
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_help_answers_before_tensorflow_loads(tool):
+  code = (f"import sys\nfrom engan_tf.tools import {tool}\nsys.argv = ['{tool}.py', '--help']\n"
+          f"try:\n  {tool}.run()\nexcept SystemExit:\n  pass\n"
+          "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'no tensorflow')")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                        text=True, timeout=60)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.strip().endswith("no tensorflow"), proc.stdout[-500:]
+  assert "--helpfull" in proc.stdout
+
+
+def test_the_wheel_ships_the_configs_and_the_console_scripts(tmp_path):
+  """Builds a wheel from a copy of the sources (the checkout stays clean)."""
+  source = tmp_path / "src"
+  shutil.copytree(os.path.join(ROOT, "engan_tf"), source / "engan_tf",
+                  ignore=shutil.ignore_patterns("__pycache__"))
+  shutil.copy(os.path.join(ROOT, "setup.py"), source)
+  proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                         "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"),
+                         str(source)], capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  (wheel,) = (tmp_path / "dist").glob("engan_tf-*.whl")
+  with zipfile.ZipFile(wheel) as archive:
+    names = set(archive.namelist())
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    console_scripts = archive.read(entry_points).decode()
+  configs = sorted(os.listdir(os.path.join(ROOT, "engan_tf", "configs")))
+  assert configs and {f"engan_tf/configs/{name}" for name in configs} <= names
+  assert {f"engan_tf/tools/{tool}.py" for tool in TOOLS} <= names
+  for tool in TOOLS:
+    assert f"engan-{tool} = engan_tf.tools.{tool}:run" in console_scripts
