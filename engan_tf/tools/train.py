@@ -46,8 +46,9 @@ def main(argv):
   except (ValueError, FileNotFoundError, training.TrainingDiverged) as e:
     cli.fail(cli.tool_name(), e)
   print("final evaluation:", ", ".join(f"{k}={v:.4g}" for k, v in summary["final_eval"].items()))
+  import tensorflow as tf  # loaded by training already
   results = [name for name in ("samples.png", "final_eval.json", "eval.jsonl", "tensorboard")
-             if os.path.exists(os.path.join(config.model_dir, name))]
+             if tf.io.gfile.exists(os.path.join(config.model_dir, name))]  # gs:// too
   print(f"results in {config.model_dir}: {', '.join(results)}")
 
 
