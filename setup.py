@@ -8,6 +8,15 @@ setup(
     version="0.1.0",
     description="EnGAN energy-based models with latent-space MCMC, in TensorFlow/Keras",
     packages=find_packages(include=["engan_tf", "engan_tf.*"]),
+    # The flagfiles: train.py --flagfile=configs/NAME.cfg finds them from any directory.
+    package_data={"engan_tf": ["configs/*.cfg"]},
+    # The same tools as python train.py etc. in a checkout (engan_tf/tools/).
+    entry_points={"console_scripts": [
+        "engan-train = engan_tf.tools.train:run",
+        "engan-sample = engan_tf.tools.sample:run",
+        "engan-evaluate = engan_tf.tools.evaluate:run",
+        "engan-export = engan_tf.tools.export:run",
+    ]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         # tf-keras is what TFP imports; it pins TensorFlow, so the two move together.
@@ -21,6 +30,8 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",  # warm-up records of the exported SavedModels
         "absl-py>=2",
         "numpy>=1.26",
+        "scipy>=1.11",  # engan_tf.metrics.inception: the matrix square root of FID
     ],
-    extras_require={"test": ["pytest>=8", "scikit-learn>=1.4"]},
+    # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines.
+    extras_require={"test": ["pytest>=8", "scikit-learn>=1.4", "pandas>=2"]},
 )

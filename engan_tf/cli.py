@@ -10,11 +10,17 @@ export.py, sample.py) take the same three flags (`define_model_dir_flags`):
                  --select_metric kept); engan_tf.training.restore(..., checkpoint=...)
   --data_dir     local data files (default: the one the run was trained with)
 
+`expand_flagfiles(argv)` reads the `--flagfile=` arguments before absl does: a flagfile
+named inside another one is found next to the file that names it (then in the current
+directory), and `--flagfile=configs/NAME.cfg` falls back to the configs shipped in
+engan_tf/configs/, so every tool runs the same from any directory.
+
 Imports absl and engan_tf.config only, so that a tool's --help answers before TensorFlow
 loads.
 """
 
 import dataclasses
+import os
 import sys
 import typing
 
@@ -26,6 +32,93 @@ from engan_tf import config as config_lib
 
 # Which weights of a model_dir a tool reads (engan_tf.training.restore's `checkpoint`).
 CHECKPOINTS = ("latest", "selected")
+
+# The flagfiles shipped with the package (package data; ./configs links here in a checkout).
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+
+
+class FlagfileError(ValueError):
+  """A --flagfile that cannot be read; the message names every path looked at."""
+
+
+def _flagfile_candidates(name, including_file):
+  """Where --flagfile=name may be, in order of preference."""
+  name = os.path.expanduser(name)
+  if os.path.isabs(name):
+    return [name]
+  candidates = []
+  if including_file:  # a config names its neighbours by their file name
+    candidates.append(os.path.join(os.path.dirname(including_file), name))
+  candidates.append(os.path.abspath(name))
+  parts = os.path.normpath(name).split(os.sep)
+  if parts[0] == "configs" and len(parts) > 1:  # configs/NAME.cfg outside a checkout
+    candidates.append(os.path.join(CONFIGS_DIR, *parts[1:]))
+  return list(dict.fromkeys(os.path.normpath(c) for c in candidates))
+
+
+def resolve_flagfile(name, including_file=None, line=None):
+  """The absolute path of --flagfile=name (named on `line` of `including_file`, if any)."""
+  candidates = _flagfile_candidates(name, including_file)
+  for candidate in candidates:
+    if os.path.isfile(candidate):
+      return candidate
+  where = f" (line {line} of {including_file})" if including_file else ""
+  raise FlagfileError(f"--flagfile={name}{where}: no such file; looked for "
+                      + ", ".join(candidates))
+
+
+def _is_flagfile(arg):
+  return arg in ("--flagfile", "-flagfile") or arg.startswith(("--flagfile=", "-flagfile="))
+
+
+def _flagfile_lines(path, stack):
+  """The flags of a flagfile, nested flagfiles expanded in place (as absl reads them)."""
+  if path in stack:
+    raise FlagfileError(f"--flagfile={path}: includes itself (via {' -> '.join(stack)})")
+  try:
+    with open(path) as f:
+      lines = f.readlines()
+  except OSError as e:
+    raise FlagfileError(f"--flagfile={path}: cannot read it ({e.strerror})") from None
+  flags_read = []
+  for number, line in enumerate(lines, 1):
+    line = line.strip()
+    if not line or line.startswith(("#", "//")):
+      continue
+    if _is_flagfile(line):
+      name = line.split("=", 1)[1].strip() if "=" in line else ""
+      if not name:
+        raise FlagfileError(f"{path}, line {number}: --flagfile needs a file name")
+      flags_read += _flagfile_lines(resolve_flagfile(name, path, number), stack + [path])
+    else:
+      flags_read.append(line)
+  return flags_read
+
+
+def expand_flagfiles(argv):
+  """argv with each --flagfile=FILE replaced by FILE's flags, read recursively.
+
+  The order of the flags is absl's (a flagfile's flags stand where it is named, later flags
+  win); only where the files are looked for differs (see `resolve_flagfile`). Arguments
+  after `--` are left alone. Raises FlagfileError naming the paths it looked for.
+  """
+  expanded, rest = list(argv[:1]), list(argv[1:])
+  while rest:
+    arg = rest.pop(0)
+    if arg == "--":
+      expanded += [arg] + rest
+      break
+    if not _is_flagfile(arg):
+      expanded.append(arg)
+      continue
+    if "=" in arg:
+      name = arg.split("=", 1)[1]
+    elif rest:
+      name = rest.pop(0)
+    else:
+      raise FlagfileError(f"{arg} needs a file name")
+    expanded += _flagfile_lines(resolve_flagfile(name.strip()), [])
+  return expanded
 
 
 def _flag_type(annotation):
@@ -69,10 +162,13 @@ def config_values(config_class, flag_values=flags.FLAGS):
           if f.name in flag_values and f.metadata.get("flag", True)}
 
 
-def define_train_flags():
-  """train.py's flags: every TrainConfig field and every DatasetOptions field."""
-  define_config_flags(config_lib.TrainConfig, defaults={"model_dir": None})
-  define_config_flags(config_lib.DatasetOptions)
+def define_train_flags(flag_values=flags.FLAGS):
+  """train.py's flags: every TrainConfig field and every DatasetOptions field, and
+  --print_config (the only one that is not a field: it asks for no training)."""
+  define_config_flags(config_lib.TrainConfig, flag_values, defaults={"model_dir": None})
+  define_config_flags(config_lib.DatasetOptions, flag_values)
+  flags.DEFINE_bool("print_config", False, "Print the TrainConfig the other flags ask for "
+                    "(JSON, validated) and exit without training.", flag_values=flag_values)
 
 
 def train_config_from_flags(flag_values=flags.FLAGS):
@@ -89,6 +185,26 @@ def define_model_dir_flags():
   flags.DEFINE_enum("checkpoint", "latest", list(CHECKPOINTS),
                     "Which model: the last checkpoint, or the one train.py --select_metric kept.")
   flags.DEFINE_string("data_dir", None, "Local data files (default: the run's --data_dir).")
+
+
+def tool_name(argv=None):
+  """What the user typed to start the tool (train.py, engan-train, ...), for messages."""
+  return os.path.basename((argv or sys.argv)[0])
+
+
+def run(main, argv=None, usage=None):
+  """A tool's entry point: its --flagfile arguments expanded (`expand_flagfiles`), then
+  absl's app.run(main). A flagfile that is not found ends it with one line. `usage` is
+  what --help prints (absl prints the __main__ module's docstring: a shim's or a console
+  script's wrapper would say nothing)."""
+  argv = list(sys.argv if argv is None else argv)
+  if usage:
+    sys.modules["__main__"].__doc__ = usage
+  try:
+    argv = expand_flagfiles(argv)
+  except FlagfileError as e:
+    fail(tool_name(argv), e)
+  app.run(main, argv=argv)
 
 
 def start(argv):

@@ -11,6 +11,7 @@ from engan_tf import evaluation
 from engan_tf import networks
 from engan_tf import training
 from engan_tf.data import images
+from engan_tf.data import mnist  # noqa: F401  the IDX reader: if it breaks, fail, never skip
 from engan_tf.metrics import inception
 from engan_tf.metrics import mnist_classifier
 
@@ -30,12 +31,7 @@ def test_gather_stacks_puts_digit_k_in_channel_k():
   np.testing.assert_array_equal(images.mode_index([[1, 2, 3], [0, 0, 9]]), [123, 9])
 
 
-@pytest.fixture
-def mnist_available():
-  pytest.importorskip("engan_tf.data.mnist")  # the IDX reader
-
-
-def test_stacked_mnist3_construction(data_dir, mnist_available):
+def test_stacked_mnist3_construction(data_dir):
   source = data.load_dataset("stacked_mnist3", data_dir=data_dir)
   assert source.kind == "image" and source.data_shape == (28, 28, 3)
   counting = source.images.modes
@@ -61,7 +57,7 @@ def test_stacked_mnist3_construction(data_dir, mnist_available):
   assert images.to_uint8(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 128, 255]
 
 
-def test_stacked_mnist4_and_mnist(data_dir, mnist_available):
+def test_stacked_mnist4_and_mnist(data_dir):
   source = data.load_dataset("stacked_mnist4", data_dir=data_dir)
   assert source.data_shape == (28, 28, 4) and source.images.modes.num_modes == 10_000
   assert source.images.modes.stack_indices.shape == (1_280_000, 4)
@@ -130,8 +126,7 @@ def test_cifar10_slice_trains_and_scores(data_dir, tmp_path):
   assert np.isfinite(scores["fid"]) and scores["inception_score"] >= 1.0
 
 
-def test_image_evaluator_counts_modes_with_a_classifier(data_dir, mnist_available, tmp_path,
-                                                        monkeypatch):
+def test_image_evaluator_counts_modes_with_a_classifier(data_dir, tmp_path, monkeypatch):
   from engan_tf.metrics import modes
   monkeypatch.setattr(modes, "samples_per_evaluation", lambda num_stacks: 2600)  # paper: 26,000
   path = str(tmp_path / "classifier.keras")

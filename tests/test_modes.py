@@ -48,7 +48,6 @@ def test_channels_are_classified_separately_and_in_order():
 
 
 def test_classifier_data_path_train_save_load(data_dir, tmp_path):
-  pytest.importorskip("engan_tf.data.mnist")
   from engan_tf.data import images
   train_x, train_y, test_x, test_y = images.mnist_arrays(data_dir)
   assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)

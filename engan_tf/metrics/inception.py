@@ -26,6 +26,7 @@ Example:
 """
 
 import collections
+import io
 import json
 import os
 import sys
@@ -175,13 +176,16 @@ def main(argv):
     network = inception_v3(f.inception_weights or "imagenet")
   reference_stats = None
   cache = os.path.join(f.model_dir, f"fid_reference_{f.feature_network}_{f.num_samples}.npz")
-  if tf.io.gfile.exists(cache):
-    with np.load(cache) as stats:
+  if tf.io.gfile.exists(cache):  # through gfile, as every file here: gs:// model_dirs
+    with tf.io.gfile.GFile(cache, "rb") as stored, np.load(io.BytesIO(stored.read())) as stats:
       reference_stats = (stats["mu"], stats["sigma"])
   scores, reference_stats = evaluate_generator(
       model.generator, model.latent_dim, source.images.reference_images(f.batch_size),
       network, f.num_samples, f.batch_size, reference_stats)
-  np.savez(cache, mu=reference_stats[0], sigma=reference_stats[1])
+  buffer = io.BytesIO()
+  np.savez(buffer, mu=reference_stats[0], sigma=reference_stats[1])
+  with tf.io.gfile.GFile(cache, "wb") as stored:
+    stored.write(buffer.getvalue())
   scores.update(feature_network=f.feature_network, dataset=config.dataset,
                 step=int(model.g_optimizer.iterations.numpy()))
   output = f.output or os.path.join(f.model_dir, "inception_scores.json")

@@ -1,0 +1,47 @@
+"""Exports a trained model_dir as TF Serving SavedModels (a sampler and a scorer).
+
+  python export.py --model_dir=runs/25gaussians --export_dir=exported   # or engan-export
+  # -> exported/sampler/<step>/ and exported/scorer/<step>/   (signatures: engan_tf/serving.py)
+  tensorflow_model_server --rest_api_port=8501 --model_config_file=serving/models.config
+
+The version defaults to the checkpoint's training step; an existing version is never
+overwritten. The checkpoint is only read.
+"""
+
+from absl import flags
+
+from engan_tf import cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  cli.define_model_dir_flags()
+  flags.DEFINE_string("export_dir", None, "Where <export_dir>/{sampler,scorer}/<version> go.",
+                      required=True)
+  flags.DEFINE_integer("version", None, "Version directory name (default: the training step).")
+  flags.DEFINE_float("anomaly_threshold", None,
+                     "Anomaly decision threshold (default: the data set's fitted one).")
+
+
+def main(argv):
+  cli.start(argv)
+  from engan_tf import serving as export_lib  # after flag parsing: --help stays fast
+  try:
+    paths = export_lib.export(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version,
+                              data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold,
+                              checkpoint=FLAGS.checkpoint)
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
+    cli.fail(cli.tool_name(), e)
+  for name, path in paths.items():
+    print(f"{name}: {path}")
+
+
+def run(argv=None):
+  """Entry point of `python export.py` and `engan-export`."""
+  define_flags()
+  cli.run(main, argv, usage=__doc__)
+
+
+if __name__ == "__main__":
+  run()
