@@ -218,3 +218,13 @@ def fail(tool, error):
   """Ends a tool with one clear line on stderr (no traceback) and exit status 2."""
   print(f"{tool}: error: {error}", file=sys.stderr)
   sys.exit(2)
+
+
+def entry_point(define_flags, main, usage):
+  """The `run(argv=None)` of a tool: its flags defined, then `run(main, argv, usage)`."""
+
+  def run_tool(argv=None):
+    define_flags()
+    run(main, argv, usage=usage)
+
+  return run_tool

@@ -22,12 +22,13 @@ def _write(tmp_path, text, name="flows.csv"):
   return str(path)
 
 
-def _table(n=200, seed=0):
+def _table(n=200, seed=0, attack_bytes=5000):
+  """A flows table: every 5th row an attack, its bytes shifted by attack_bytes."""
   rng = np.random.RandomState(seed)
   lines = [HEADER]
   for i in range(n):
     attack = int(i % 5 == 0)
-    lines.append(f"{rng.randint(0, 1000) + 5000 * attack},{['tcp', 'udp'][i % 2]},"
+    lines.append(f"{rng.randint(0, 1000) + attack_bytes * attack},{['tcp', 'udp'][i % 2]},"
                  f"{['SF', 'REJ', 'S0'][i % 3]},{rng.rand():.3f},{attack}\n")
   return "".join(lines)
 

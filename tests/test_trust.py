@@ -17,17 +17,8 @@ from engan_tf import training
 from engan_tf.data import kdd
 from engan_tf.data import tabular
 
-HEADER = "bytes,proto,flag,duration,is_attack\n"
-
-
-def _table(n=200, seed=0, attack_bytes=5000):
-  rng = np.random.RandomState(seed)
-  lines = [HEADER]
-  for i in range(n):
-    attack = int(i % 5 == 0)
-    lines.append(f"{rng.randint(0, 1000) + attack_bytes * attack},{['tcp', 'udp'][i % 2]},"
-                 f"{['SF', 'REJ', 'S0'][i % 3]},{rng.rand():.3f},{attack}\n")
-  return "".join(lines)
+from test_tabular import HEADER  # the same flows table as the CSV data set's tests
+from test_tabular import _table
 
 
 def _csv_config(tmp_path, path, **overrides):

@@ -82,3 +82,25 @@ def upsampling_generator(latent_dim, base_size, channels, out_channels, kernel,
     h = layers.Conv2D(out_channels, final_kernel, padding="same", name="generator_out")(h)
   h = layers.Activation("tanh", name="generator_tanh")(h)
   return keras.Model(z, h, name="generator")
+
+
+def square_image_family(name, size, trunk_plan, slope, default_dim, **generator_options):
+  """build(data_shape, latent_dim, dim) of a conv family for size x size x C images.
+
+  trunk_plan(dim) -> [(kernel, stride, channels)] of E's (and T's) trunk; G upsamples from
+  4x4 through widths 8, 4, 2, 1 x dim (`upsampling_generator`, with generator_options).
+  """
+
+  def build(data_shape, latent_dim, dim=None):
+    if len(data_shape) != 3 or data_shape[0] != size or data_shape[1] != size:
+      raise ValueError(f"{name} needs {size}x{size}xC images, got data shape {data_shape}")
+    dim = dim or default_dim
+    trunk = conv_trunk(trunk_plan(dim), slope)
+    energy = energy_from_trunk(data_shape, trunk)
+    generator = upsampling_generator(latent_dim, 4, (8 * dim, 4 * dim, 2 * dim, dim),
+                                     data_shape[-1], **generator_options)
+    statistics = statistics_from_trunk(data_shape, latent_dim, trunk, hidden=8 * dim,
+                                       slope=slope)
+    return energy, generator, statistics
+
+  return build

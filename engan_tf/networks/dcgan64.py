@@ -19,19 +19,9 @@ DEFAULT_DIM = 64
 _SLOPE = 0.2
 
 
-def _trunk(dim):
+def _trunk_plan(dim):
   # Four 5x5 stride-2 convolutions, 64x64 -> 4x4, widths dim .. 8 dim.
-  return conv.conv_trunk([(5, 2, c) for c in (dim, 2 * dim, 4 * dim, 8 * dim)], _SLOPE)
+  return [(5, 2, c) for c in (dim, 2 * dim, 4 * dim, 8 * dim)]
 
 
-def build(data_shape, latent_dim, dim=None):
-  if len(data_shape) != 3 or data_shape[0] != 64 or data_shape[1] != 64:
-    raise ValueError(f"dcgan64 needs 64x64xC images, got data shape {data_shape}")
-  dim = dim or DEFAULT_DIM
-  trunk = _trunk(dim)
-  energy = conv.energy_from_trunk(data_shape, trunk)
-  generator = conv.upsampling_generator(latent_dim, 4, (8 * dim, 4 * dim, 2 * dim, dim),
-                                        data_shape[-1], kernel=5)
-  statistics = conv.statistics_from_trunk(data_shape, latent_dim, trunk, hidden=8 * dim,
-                                          slope=_SLOPE)
-  return energy, generator, statistics
+build = conv.square_image_family("dcgan64", 64, _trunk_plan, _SLOPE, DEFAULT_DIM, kernel=5)

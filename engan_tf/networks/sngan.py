@@ -23,20 +23,11 @@ DEFAULT_DIM = 64
 _SLOPE = 0.1
 
 
-def _trunk(dim):
+def _trunk_plan(dim):
   # 3x3/1 and 4x4/2 convolutions, 32x32 -> 4x4, widths dim .. 8 dim (Miyato et al. Table 3).
-  return conv.conv_trunk([(3, 1, dim), (4, 2, dim), (3, 1, 2 * dim), (4, 2, 2 * dim),
-                          (3, 1, 4 * dim), (4, 2, 4 * dim), (3, 1, 8 * dim)], _SLOPE)
+  return [(3, 1, dim), (4, 2, dim), (3, 1, 2 * dim), (4, 2, 2 * dim), (3, 1, 4 * dim),
+          (4, 2, 4 * dim), (3, 1, 8 * dim)]
 
 
-def build(data_shape, latent_dim, dim=None):
-  if len(data_shape) != 3 or data_shape[0] != 32 or data_shape[1] != 32:
-    raise ValueError(f"sngan32 needs 32x32xC images, got data shape {data_shape}")
-  dim = dim or DEFAULT_DIM
-  trunk = _trunk(dim)
-  energy = conv.energy_from_trunk(data_shape, trunk)
-  generator = conv.upsampling_generator(latent_dim, 4, (8 * dim, 4 * dim, 2 * dim, dim),
-                                        data_shape[-1], kernel=4, final_kernel=3)
-  statistics = conv.statistics_from_trunk(data_shape, latent_dim, trunk, hidden=8 * dim,
-                                          slope=_SLOPE)
-  return energy, generator, statistics
+build = conv.square_image_family("sngan32", 32, _trunk_plan, _SLOPE, DEFAULT_DIM, kernel=4,
+                                 final_kernel=3)

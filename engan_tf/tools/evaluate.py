@@ -45,10 +45,8 @@ def main(argv):
   print(f"wrote {FLAGS.model_dir}/{filename}")
 
 
-def run(argv=None):
-  """Entry point of `python evaluate.py` and `engan-evaluate`."""
-  define_flags()
-  cli.run(main, argv, usage=__doc__)
+# Entry point of `python evaluate.py` and `engan-evaluate`.
+run = cli.entry_point(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

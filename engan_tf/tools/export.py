@@ -37,10 +37,8 @@ def main(argv):
     print(f"{name}: {path}")
 
 
-def run(argv=None):
-  """Entry point of `python export.py` and `engan-export`."""
-  define_flags()
-  cli.run(main, argv, usage=__doc__)
+# Entry point of `python export.py` and `engan-export`.
+run = cli.entry_point(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":

@@ -209,10 +209,8 @@ def main(argv):
     cli.fail(cli.tool_name(), e)
 
 
-def run(argv=None):
-  """Entry point of `python sample.py` and `engan-sample`."""
-  define_flags()
-  cli.run(main, argv, usage=__doc__)
+# Entry point of `python sample.py` and `engan-sample`.
+run = cli.entry_point(define_flags, main, __doc__)
 
 
 if __name__ == "__main__":
