@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engan_tf import anomaly
 from engan_tf import build
 from engan_tf import evaluation
 
@@ -216,6 +217,10 @@ class Evaluation(keras.callbacks.Callback):
                                  max_to_keep=1).save(checkpoint_number=step)
       self.selected = {"step": step, "metric": name, "value": value, "metrics": metrics}
       self.run_dir.save_selected(self.selected)
+      if getattr(self.source, "anomaly", None) is not None:  # the selected model's thresholds
+        self.run_dir.save_thresholds(anomaly.fit_thresholds(
+            model.for_inference.energy, self.source.anomaly, step,
+            self.evaluation_options.get("false_alarm_rate", 0.05)), checkpoint="selected")
     if self.selected is None:  # nothing finite to select yet
       return {}
     return {"selected/step": self.selected["step"],

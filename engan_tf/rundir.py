@@ -7,6 +7,7 @@
     checkpoints/ckpt-<step>  all networks, optimizers, the random stream (and the average)
     selected/ckpt-<step>     the evaluated model kept by --select_metric
     selected.json            {"step", "metric", "value", "metrics"} of that model
+    selected/anomaly_threshold.json   the selected model's thresholds
     eval.jsonl               one line per evaluation: {"step", "final", <metric>: value}
     final_eval.json          {"step", "final_eval": metrics[, "stopped_by"]}
     anomaly_threshold.json   the fitted anomaly thresholds and the checkpoint step they belong to
@@ -220,14 +221,21 @@ class RunDir:
     return self.file("tensorboard")
 
   # anomaly thresholds
-  def save_thresholds(self, thresholds: AnomalyThresholds):
-    self._write_json(self.THRESHOLD_FILE, dataclasses.asdict(thresholds))
+  def _threshold_name(self, checkpoint):
+    """anomaly_threshold.json of the latest checkpoint, selected/anomaly_threshold.json of
+    the selected one."""
+    return self.THRESHOLD_FILE if checkpoint == "latest" else os.path.join("selected",
+                                                                           self.THRESHOLD_FILE)
 
-  def load_thresholds(self) -> Optional[AnomalyThresholds]:
-    """The saved thresholds, or None (not an anomaly model, or never fit)."""
-    if not tf.io.gfile.exists(self.file(self.THRESHOLD_FILE)):
+  def save_thresholds(self, thresholds: AnomalyThresholds, checkpoint="latest"):
+    self._write_json(self._threshold_name(checkpoint), dataclasses.asdict(thresholds))
+
+  def load_thresholds(self, checkpoint="latest") -> Optional[AnomalyThresholds]:
+    """The thresholds saved for a checkpoint, or None (not an anomaly model, or never fit)."""
+    name = self._threshold_name(checkpoint)
+    if not tf.io.gfile.exists(self.file(name)):
       return None
-    record = self._read_json(self.THRESHOLD_FILE)
+    record = self._read_json(name)
     return AnomalyThresholds(step=int(record["step"]), thresholds=dict(record["thresholds"]),
                              decision_function=record.get("decision_function", "score_norm"),
                              quantile=float(record.get("quantile", 0.95)),

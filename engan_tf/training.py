@@ -200,7 +200,7 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
     _warn_if_data_changed(run, source)
   model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
-  thresholds = run.load_thresholds()
+  thresholds = run.load_thresholds(checkpoint)
   if thresholds is not None and thresholds.step != model.step:
     if source.anomaly is None:
       raise ValueError(

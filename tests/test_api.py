@@ -13,7 +13,7 @@ import engan_tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A quick fit for tests: the default recipe trains for >= 1,000 steps.
-QUICK = {"train_steps": 10, "steps_per_epoch": 10, "jit_compile": False, "dim": 8,
+QUICK = {"train_steps": 10, "steps_per_epoch": 10, "jit_compile": False, "dim": 8, "n_critic": 1,
          "latent_dim": 2}
 
 

@@ -44,6 +44,9 @@ OPTIONAL_IMPORTS = {
     # into a Keras file once; nothing else in the library needs torch.
     ("engan_tf/metrics/fid_inception.py", "torch"):
         "the one-off weight conversion of fid_inception's convert command",
+    # AnomalyDetector.__sklearn_tags__ is called by scikit-learn alone, which is then loaded.
+    ("engan_tf/detector.py", "sklearn"):
+        "the estimator tags scikit-learn asks an estimator for",
 }
 
 
