@@ -16,6 +16,7 @@ setup(
         "engan-sample = engan_tf.tools.sample:run",
         "engan-evaluate = engan_tf.tools.evaluate:run",
         "engan-export = engan_tf.tools.export:run",
+        "engan-score = engan_tf.tools.score:run",
     ]},
     python_requires=">=3.10,<3.13",
     install_requires=[
