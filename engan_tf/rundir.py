@@ -13,7 +13,8 @@
     final_eval.json          {"step", "final_eval": metrics[, "stopped_by"]}
     anomaly_threshold.json   the fitted anomaly thresholds and the checkpoint step they belong to
     evaluate.json            evaluate.py's metrics (evaluate_selected.json: of selected/)
-    samples.png              the final evaluation's picture
+    samples.png              the final evaluation's picture: density and samples, or a grid
+    scores.png               anomaly models: the final evaluation's histogram of test scores
     tensorboard/             summaries
     workertemp/              other workers' scratch space in multi-worker runs (deleted)
 
@@ -231,6 +232,10 @@ class RunDir:
   @property
   def samples_png(self):
     return self.file(self.SAMPLES_PNG)
+
+  def picture_png(self, name="samples"):
+    """The final evaluation's picture: samples.png, or scores.png (anomaly models)."""
+    return self.file(f"{name}.png")
 
   @property
   def tensorboard_dir(self):
