@@ -170,13 +170,15 @@ class ColumnMap:
 
 
 def _probe_values(preprocessing, column, dtype):
-  """Raw values of `column` that should move its features: [0, 1], or its vocabulary."""
+  """Raw values of `column` that should move its features: [0, 1], or its vocabulary and
+  an unseen value."""
   if dtype != tf.string:
     return np.array([0.0, 1.0], dtype.as_numpy_dtype)
   names = {layer.name for layer in preprocessing.layers}
   layer = preprocessing.get_layer(f"{column}_onehot") if f"{column}_onehot" in names else None
   vocabulary = list(getattr(layer, "vocabulary", None) or [])
-  return np.array(vocabulary or ["", "\x00probe"], dtype=object)
+  # And a value never seen (an all-zero block): a one-value vocabulary moves against it.
+  return np.array(vocabulary + ["\x00engan-probe"], dtype=object)
 
 
 def column_map(preprocessing, raw_spec) -> ColumnMap:
@@ -184,8 +186,8 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
 
   For each column, a batch of records that differ only in that column (numbers 0 and 1;
   a categorical column's vocabulary values, read from its "<column>_onehot" layer) goes
-  through the model; the features that change belong to the column. Every feature must
-  belong to exactly one column.
+  (and a value never seen) goes through the model; the features that change belong to the
+  column. Every feature must belong to exactly one column.
   """
   columns = tuple(raw_spec)
   base = {c: (np.zeros([1], d.as_numpy_dtype) if d != tf.string else np.array([""], object))
@@ -204,7 +206,7 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
     membership[moved, j] = 1
     for k, i in enumerate(moved):
       if raw_spec[column] == tf.string:
-        names[i] = f"{column}={probe[int(np.argmax(out[:, i]))]}"
+        names[i] = f"{column}={probe[int(np.argmax(out[:-1, i]))]}"
       else:
         names[i] = column if len(moved) == 1 else f"{column}[{k}]"
   counts = membership.sum(axis=1)

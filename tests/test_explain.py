@@ -161,3 +161,13 @@ def test_a_trained_model_names_the_shifted_column(tmp_path):
   assert np.mean(top == b"c3") >= 0.9, np.unique(top, return_counts=True)
   shares = out["column_shares"].numpy()[flagged]
   np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_categorical_column_with_one_value_still_maps_to_its_feature():
+  # KDD99's is_host_login: a single training value, a one-feature one-hot block.
+  schema = tabular.TableSchema(("a", "flag"), categorical=("flag",))
+  columns = {"a": np.arange(5.0), "flag": np.array(["0"] * 5)}
+  preprocessing = tabular.build_preprocessing(schema, columns, np.arange(5))
+  mapping = serving.column_map(preprocessing, schema.raw_feature_spec())
+  assert mapping.feature_names == ("a", "flag=0")
+  np.testing.assert_array_equal(mapping.membership, np.eye(2))
