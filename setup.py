@@ -28,6 +28,7 @@ setup(
         "tensorflow-datasets>=4.9.10,<4.10",
         "importlib_resources",  # tfds 4.9.10 imports it without declaring it
         "tensorboard>=2.21,<2.22",
+        "pillow>=8",  # engan_tf/visualize.py: axes, legends and titles (TensorBoard brings it too)
         "tensorflow-serving-api>=2.21,<2.22",  # warm-up records of the exported SavedModels
         "absl-py>=2",
         "numpy>=1.26",

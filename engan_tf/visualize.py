@@ -58,7 +58,7 @@ def _tick_label(value):
 class _Canvas:
   """A white canvas with a raster at (left, top): axes, ticks and text around it."""
 
-  def __init__(self, pil, raster, left=52, top=34, right=20, bottom=40):
+  def __init__(self, pil, raster, left=52, top=42, right=20, bottom=40):
     image_cls, image_draw, image_font = pil
     height, width = raster.shape[:2]
     self.left, self.top, self.width, self.height = left, top, width, height
@@ -88,11 +88,11 @@ class _Canvas:
       self.draw.text((self.left - 7, y), _tick_label(value), fill=_BLACK, font=self.small,
                      anchor="rm")
     if label:
-      self.draw.text((4, self.top - 16), label, fill=_BLACK, font=self.small)
+      self.draw.text((4, self.top - 15), label, fill=_BLACK, font=self.small)
 
   def title(self, text):
     if text:
-      self.draw.text((self.left, 6), text, fill=_BLACK, font=self.font)
+      self.draw.text((self.left, 5), text, fill=_BLACK, font=self.font)
 
   def legend(self, entries, x, y):
     """entries: [(kind "dot" | "cross" | "box" | "line", rgb, text)] at (x, y) downwards."""
