@@ -77,7 +77,6 @@ from typing import Tuple
 import uuid
 
 from absl import logging
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -185,9 +184,9 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
   """The feature -> raw column map of `preprocessing`, probed on the model itself.
 
   For each column, a batch of records that differ only in that column (numbers 0 and 1;
-  a categorical column's vocabulary values, read from its "<column>_onehot" layer) goes
-  (and a value never seen) goes through the model; the features that change belong to the
-  column. Every feature must belong to exactly one column.
+  a categorical column's vocabulary values, read from its "<column>_onehot" layer, and a
+  value never seen) goes through the model; the features that change belong to the column.
+  Every feature must belong to exactly one column.
   """
   columns = tuple(raw_spec)
   base = {c: (np.zeros([1], d.as_numpy_dtype) if d != tf.string else np.array([""], object))
@@ -237,7 +236,7 @@ def _shares(per_column, names, undefined):
   total = tf.reduce_sum(per_column, axis=1, keepdims=True)
   ok = (tf.reduce_all(tf.math.is_finite(per_column), axis=1) & tf.math.is_finite(total[:, 0])
         & (total[:, 0] > 0) & tf.logical_not(undefined))
-  # The inner where keeps NaN out of the gradient-free division of rejected rows.
+  # The inner where divides rejected rows by 1: no NaN or inf is computed for them.
   shares = tf.where(ok[:, None], per_column / tf.where(ok[:, None], total, 1.0), 0.0)
   top = tf.gather(tf.constant(list(names)), tf.argmax(shares, axis=1, output_type=tf.int32))
   return {"column_shares": shares, "top_column": tf.where(ok, top, "")}
@@ -329,9 +328,10 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
     logging.warning("no feature medians (a model_dir trained before they were saved): the "
                     "energy's column_shares use the score-norm split")
 
-  def explain_features(features, membership, names, undefined):
-    """column_shares/top_column of model-space `features` (membership None: per feature)."""
-    energy, grad = _energy_and_gradient(model.energy, features)
+  def explain_features(features, membership, names, undefined, energy_and_gradient=None):
+    """column_shares/top_column of model-space `features` (membership None: per feature);
+    `energy_and_gradient`: (E, grad_x E) of `features` when the caller has them."""
+    energy, grad = energy_and_gradient or _energy_and_gradient(model.energy, features)
     contributions, signed = _contributions(explained, features, grad, medians)
     per_column = contributions if membership is None else tf.matmul(
         contributions, tf.constant(membership))
@@ -408,7 +408,9 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
           checked[column] = tf.identity(value)
       features = tf.cast(preprocessing(checked), tf.float32)
       features = _checked(features, data_shape, "preprocessing(records)")
-      outputs = score_features(features)
+      # One gradient for the score norm and the explanation.
+      energy, grad = _energy_and_gradient(model.energy, features)
+      outputs = {"energy": energy, "score_norm": tf.reduce_sum(tf.square(grad), axis=1)}
       unseen = [tf.cast(tf.equal(tf.reduce_sum(layer(checked[column]), axis=1), 0), tf.int32)
                 for column, layer in one_hots.items()]
       outputs["unseen_categories"] = (tf.add_n(unseen) if unseen
@@ -417,7 +419,7 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
         outputs.update(decide(features, outputs))
       outputs.update(explain_features(
           features, columns_of_features.membership, columns_of_features.columns,
-          tf.logical_not(tf.math.is_finite(outputs["score_norm"]))))
+          tf.logical_not(tf.math.is_finite(outputs["score_norm"])), (energy, grad)))
       return outputs
 
     module.score_records = tf.function(score_records, input_signature=[
