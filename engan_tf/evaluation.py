@@ -110,7 +110,8 @@ def evaluate_image(model, source, final, step=None, grid_samples=64, **unused):
     classifier = modes.mnist_classifier.load_classifier(counting.classifier_path)
     samples = generate(model, modes.samples_per_evaluation(counting.num_stacks))
     metrics.update(modes.mode_statistics_of_samples(classifier, samples))
-  caption = "   ".join(([] if step is None else [f"step {step}"]) + [
+  # Captioned when the step is known (training); a bare grid otherwise.
+  caption = None if step is None else "   ".join([f"step {step}"] + [
       f"{k} {v:.3g}" for k, v in metrics.items() if k in ("modes", "kl")])
-  picture = visualize.image_grid(generate(model, grid_samples), caption=caption or None)
+  picture = visualize.image_grid(generate(model, grid_samples), caption=caption)
   return Evaluation(metrics, picture)
