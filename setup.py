@@ -16,6 +16,7 @@ setup(
         "engan-sample = engan_tf.tools.sample:run",
         "engan-evaluate = engan_tf.tools.evaluate:run",
         "engan-export = engan_tf.tools.export:run",
+        "engan-score = engan_tf.tools.score:run",
     ]},
     python_requires=">=3.10,<3.13",
     install_requires=[
@@ -27,6 +28,7 @@ setup(
         "tensorflow-datasets>=4.9.10,<4.10",
         "importlib_resources",  # tfds 4.9.10 imports it without declaring it
         "tensorboard>=2.21,<2.22",
+        "pillow>=8",  # engan_tf/visualize.py: axes, legends and titles (TensorBoard brings it too)
         "tensorflow-serving-api>=2.21,<2.22",  # warm-up records of the exported SavedModels
         "absl-py>=2",
         "numpy>=1.26",

@@ -183,7 +183,7 @@ class Evaluation(keras.callbacks.Callback):
   def run(self, step, final, model=None):
     """Evaluates `model` (default: the fitted one) at `step`; returns the Evaluation."""
     model = model or self.model
-    result = evaluation.evaluate(model.for_inference, self.source, final=final,
+    result = evaluation.evaluate(model.for_inference, self.source, final=final, step=step,
                                  **self.evaluation_options)
     metrics = dict(result.metrics)
     if self.select_metric:
@@ -192,11 +192,11 @@ class Evaluation(keras.callbacks.Callback):
       for name, value in metrics.items():
         tf.summary.scalar(f"eval/{name}", value)
       if result.picture is not None:
-        tf.summary.image("samples", result.picture[None])
+        tf.summary.image(result.picture_name, result.picture[None])
     self.run_dir.append_eval({"step": step, "final": final, **metrics})
     if self.verbose and result.metrics:
       print(f"eval @ step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
-    return evaluation.Evaluation(metrics, result.picture)
+    return evaluation.Evaluation(metrics, result.picture, result.picture_name)
 
   def _select(self, model, step, metrics):
     """Keeps the evaluated model if it is the best by select_metric so far.

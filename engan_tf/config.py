@@ -113,7 +113,9 @@ class TrainConfig:
       "threshold is that quantile of the scores on held-out normal rows (--validation_share).")
   mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
                                  "outputs (for accelerators).")
-  verbose: int = option(1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+  verbose: Optional[int] = option(
+      None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch (default: 1 on "
+      "a terminal, 2 when stdout is a file or pipe).")
 
   @property
   def energy_lr(self):

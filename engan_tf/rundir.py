@@ -4,6 +4,8 @@
     config.json              the TrainConfig (dataclass fields) and the data's fingerprint
     data.json                what the model knows of its data without it (engan_tf.data.describe)
     preprocessing.keras      tabular data: the fitted raw-record -> feature model (never refit)
+    feature_medians.json     anomaly data: the training rows' median feature vector (the
+                             baseline of the exported scorer's energy explanations)
     checkpoints/ckpt-<step>  all networks, optimizers, the random stream (and the average)
     selected/ckpt-<step>     the evaluated model kept by --select_metric
     selected.json            {"step", "metric", "value", "metrics"} of that model
@@ -12,7 +14,8 @@
     final_eval.json          {"step", "final_eval": metrics[, "stopped_by"]}
     anomaly_threshold.json   the fitted anomaly thresholds and the checkpoint step they belong to
     evaluate.json            evaluate.py's metrics (evaluate_selected.json: of selected/)
-    samples.png              the final evaluation's picture
+    samples.png              the final evaluation's picture: density and samples, or a grid
+    scores.png               anomaly models: the final evaluation's histogram of test scores
     tensorboard/             summaries
     workertemp/              other workers' scratch space in multi-worker runs (deleted)
 
@@ -33,6 +36,7 @@ import os
 import tempfile
 from typing import Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from engan_tf import config as config_lib
@@ -65,6 +69,7 @@ class RunDir:
   SAMPLES_PNG = "samples.png"
   DATA_DESCRIPTION = "data.json"
   PREPROCESSING = "preprocessing.keras"
+  FEATURE_MEDIANS = "feature_medians.json"
 
   def __init__(self, path):
     self.path = str(path)
@@ -135,6 +140,19 @@ class RunDir:
           raise ValueError(f"{path} could not be loaded ({e}); the model_dir's preprocessing "
                            "is damaged: retrain in a new --model_dir") from e
     return description, preprocessing
+
+  def save_feature_medians(self, x_train):
+    """feature_medians.json: the per-feature median of the training rows (model space),
+    {"medians": [n_features floats], "rows": n} (written once, at the start)."""
+    x = np.asarray(x_train, np.float32).reshape(len(x_train), -1)
+    self._write_json(self.FEATURE_MEDIANS, {"medians": np.median(x, axis=0).tolist(),
+                                            "rows": int(len(x))})
+
+  def load_feature_medians(self) -> Optional[np.ndarray]:
+    """The saved median feature vector (float32 [n_features]), or None (none saved)."""
+    if not tf.io.gfile.exists(self.file(self.FEATURE_MEDIANS)):
+      return None
+    return np.asarray(self._read_json(self.FEATURE_MEDIANS)["medians"], np.float32)
 
   def check_same_run(self, config: config_lib.TrainConfig):
     """A model_dir holds one run: refuse to resume it with another data set or architecture."""
@@ -215,6 +233,10 @@ class RunDir:
   @property
   def samples_png(self):
     return self.file(self.SAMPLES_PNG)
+
+  def picture_png(self, name="samples"):
+    """The final evaluation's picture: samples.png, or scores.png (anomaly models)."""
+    return self.file(f"{name}.png")
 
   @property
   def tensorboard_dir(self):

@@ -19,7 +19,28 @@
     score_records      (tabular models: a raw-column preprocessing is known, see below)
         one [None] input per raw column  ->  energy, score_norm, unseen_categories int32
         [None] (categorical values of the record never seen in training; spaces around
-        values are stripped, as in training)[, is_anomaly, nonfinite]
+        values are stripped, as in training)[, is_anomaly, nonfinite], column_shares float32
+        [None, n_columns] (raw column order), top_column string [None]
+    explain            (anomaly models)
+        x  ->  column_shares float32 [None, n_features], top_column string [None]
+        the same explanation with each feature a column (tabular feature names: the numeric
+        column's name, "<column>=<value>" for a one-hot feature; other data: f0, f1, ...)
+
+Explanations (`column_shares`, `top_column`): each raw column's share of the anomaly score
+of the decision function the thresholds name (score_norm without thresholds), summed over
+the features that column becomes (a categorical column's one-hot block sums back to it):
+
+  score_norm:  share_c = sum_{i in c} (dE/dx_i)^2 / ||grad_x E(x)||^2      (exact split)
+  energy:      share_c = |A_c| / sum_c' |A_c'|,  A_c = sum_{i in c} dE/dx_i (x_i - m_i)
+
+where m is the training rows' median feature vector (`feature_medians.json`, saved in the
+model_dir when training starts): A_c is column c's part of the first-order Taylor expansion
+E(x) - E(m) ~ sum_c A_c (gradient x input against the median). A model_dir without medians
+(trained before they were saved) explains its energy with the score-norm split. Which
+features a column becomes is probed on the preprocessing model itself (`column_map`), not
+re-derived from its layout. `top_column` names the largest share. A record whose shares are
+undefined (a non-finite feature, energy or gradient, or an all-zero gradient) gets all-zero
+shares and top_column "": non-finite records are flagged by `nonfinite` anyway.
 
 Inputs and outputs are in the data's own scale: `x` goes through
 `source.from_data_scale` before E, and G's output through `source.to_data_scale`
@@ -52,8 +73,10 @@ Example:
 import dataclasses
 import os
 import re
+from typing import Tuple
 import uuid
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -137,6 +160,97 @@ def _energy_and_score_norm(energy, x):
   return tf.cast(e, tf.float32), tf.cast(score_norm, tf.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class ColumnMap:
+  """Which raw column each feature of a tabular preprocessing comes from."""
+  columns: Tuple[str, ...]  # raw columns, in the signature's order
+  feature_names: Tuple[str, ...]  # one per feature: "<column>" or "<column>=<value>"
+  membership: np.ndarray  # float32 [n_features, n_columns], one 1 per row
+
+
+def _probe_values(preprocessing, column, dtype):
+  """Raw values of `column` that should move its features: [0, 1], or its vocabulary and
+  an unseen value."""
+  if dtype != tf.string:
+    return np.array([0.0, 1.0], dtype.as_numpy_dtype)
+  names = {layer.name for layer in preprocessing.layers}
+  layer = preprocessing.get_layer(f"{column}_onehot") if f"{column}_onehot" in names else None
+  vocabulary = list(getattr(layer, "vocabulary", None) or [])
+  # And a value never seen (an all-zero block): a one-value vocabulary moves against it.
+  return np.array(vocabulary + ["\x00engan-probe"], dtype=object)
+
+
+def column_map(preprocessing, raw_spec) -> ColumnMap:
+  """The feature -> raw column map of `preprocessing`, probed on the model itself.
+
+  For each column, a batch of records that differ only in that column (numbers 0 and 1;
+  a categorical column's vocabulary values, read from its "<column>_onehot" layer, and a
+  value never seen) goes through the model; the features that change belong to the column.
+  Every feature must belong to exactly one column.
+  """
+  columns = tuple(raw_spec)
+  base = {c: (np.zeros([1], d.as_numpy_dtype) if d != tf.string else np.array([""], object))
+          for c, d in raw_spec.items()}
+  outputs = []
+  for column, dtype in raw_spec.items():
+    probe = _probe_values(preprocessing, column, dtype)
+    feed = {c: tf.constant(probe if c == column else np.repeat(v, len(probe)))
+            for c, v in base.items()}
+    outputs.append((probe, np.asarray(preprocessing(feed), np.float64)))
+  n_features = outputs[0][1].shape[1]
+  membership = np.zeros([n_features, len(columns)], np.float32)
+  names = [None] * n_features
+  for j, (column, (probe, out)) in enumerate(zip(columns, outputs)):
+    moved = np.flatnonzero(np.ptp(out, axis=0) > 0)
+    membership[moved, j] = 1
+    for k, i in enumerate(moved):
+      if raw_spec[column] == tf.string:
+        names[i] = f"{column}={probe[int(np.argmax(out[:-1, i]))]}"
+      else:
+        names[i] = column if len(moved) == 1 else f"{column}[{k}]"
+  counts = membership.sum(axis=1)
+  bad = np.flatnonzero(counts != 1)
+  if bad.size:
+    owners = [columns[j] for j in np.flatnonzero(membership[bad[0]])]
+    raise ValueError(
+        f"feature {bad[0]} of the preprocessing model depends on {len(owners)} raw columns "
+        f"({', '.join(owners) or 'none'}): explanations need each feature to come from one "
+        "column (engan_tf.data.tabular.build_preprocessing builds such a model)")
+  return ColumnMap(columns, tuple(names), membership)
+
+
+def _energy_and_gradient(energy_fn, x):
+  """(E(x) [batch], grad_x E(x) [batch, n_features] flattened), float32."""
+  x = tf.convert_to_tensor(x)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    energy = energy_fn(x, training=False)
+    # Each record's energy depends on its own x only: the gradient of the sum is per-record.
+    total = tf.reduce_sum(energy)
+  grad = tf.reshape(tf.cast(tape.gradient(total, x), tf.float32), [tf.shape(x)[0], -1])
+  return tf.cast(energy, tf.float32), grad
+
+
+def _shares(per_column, names, undefined):
+  """{column_shares, top_column} from nonnegative per-column contributions [batch, n]."""
+  total = tf.reduce_sum(per_column, axis=1, keepdims=True)
+  ok = (tf.reduce_all(tf.math.is_finite(per_column), axis=1) & tf.math.is_finite(total[:, 0])
+        & (total[:, 0] > 0) & tf.logical_not(undefined))
+  # The inner where divides rejected rows by 1: no NaN or inf is computed for them.
+  shares = tf.where(ok[:, None], per_column / tf.where(ok[:, None], total, 1.0), 0.0)
+  top = tf.gather(tf.constant(list(names)), tf.argmax(shares, axis=1, output_type=tf.int32))
+  return {"column_shares": shares, "top_column": tf.where(ok, top, "")}
+
+
+def _contributions(decision_function, features, grad, medians):
+  """Per-feature pieces of the decision function's explanation (see the module docstring):
+  (dE/dx_i)^2 for the score norm; dE/dx_i (x_i - m_i), signed, for the energy."""
+  if decision_function == "energy" and medians is not None:
+    flat = tf.reshape(tf.cast(features, tf.float32), tf.shape(grad))
+    return grad * (flat - medians), True
+  return tf.square(grad), False
+
+
 def build_sampler(model, source):
   """(tf.Module, {signature name: tf.function}): `generate(z)`, `sample(z, steps, alpha)`."""
   latent_dim = int(model.latent_dim)
@@ -177,11 +291,14 @@ def _raw_feature_spec(source):
   return spec
 
 
-def build_scorer(model, source, thresholds=None):
-  """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`.
+def build_scorer(model, source, thresholds=None, feature_medians=None):
+  """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`
+  / `explain`.
 
   `thresholds` (AnomalyThresholds; None: not an anomaly model): its threshold is stored in
   the SavedModel as a variable, so the decision needs nothing outside it.
+  `feature_medians` ([n_features], the training rows' medians in the model's space;
+  `RunDir.load_feature_medians`): the baseline of the energy's explanation.
   """
   data_shape = tuple(int(d) for d in source.data_shape)
   from_data = source.from_data_scale or _identity
@@ -197,6 +314,33 @@ def build_scorer(model, source, thresholds=None):
                        f"{score_name!r}")
     module.anomaly_threshold = tf.Variable(float(anomaly_threshold), trainable=False,
                                            dtype=tf.float32, name="anomaly_threshold")
+  explained = thresholds.decision_function if thresholds is not None else "score_norm"
+  n_features = int(np.prod(data_shape))
+  medians = None
+  if explained == "energy" and feature_medians is not None:
+    medians = np.asarray(feature_medians, np.float32).reshape(-1)
+    if medians.shape != (n_features,):
+      raise ValueError(f"feature_medians has {medians.size} values, the model takes "
+                       f"{n_features} features: the model_dir's feature_medians.json does "
+                       "not belong to this model")
+    medians = tf.constant(medians)
+  elif explained == "energy":
+    logging.warning("no feature medians (a model_dir trained before they were saved): the "
+                    "energy's column_shares use the score-norm split")
+
+  def explain_features(features, membership, names, undefined, energy_and_gradient=None):
+    """column_shares/top_column of model-space `features` (membership None: per feature);
+    `energy_and_gradient`: (E, grad_x E) of `features` when the caller has them."""
+    energy, grad = energy_and_gradient or _energy_and_gradient(model.energy, features)
+    contributions, signed = _contributions(explained, features, grad, medians)
+    per_column = contributions if membership is None else tf.matmul(
+        contributions, tf.constant(membership))
+    if signed:
+      per_column = tf.abs(per_column)
+    flat = tf.reshape(features, [tf.shape(features)[0], -1])
+    undefined = (undefined | tf.reduce_any(tf.logical_not(tf.math.is_finite(flat)), axis=1)
+                 | tf.logical_not(tf.math.is_finite(energy)))
+    return _shares(per_column, names, undefined)
 
   def score_features(features):
     energy, score_norm = _energy_and_score_norm(model.energy, features)
@@ -228,12 +372,24 @@ def build_scorer(model, source, thresholds=None):
     module.anomaly = tf.function(anomaly, input_signature=[x_spec])
     signatures["anomaly"] = module.anomaly
 
+    feature_names = (column_map(preprocessing, raw_spec).feature_names if raw_spec
+                     else tuple(f"f{i}" for i in range(n_features)))
+
+    def explain(x):
+      features = from_data(_checked(x, data_shape, "x"))
+      return explain_features(features, None, feature_names,
+                              tf.zeros([tf.shape(features)[0]], tf.bool))
+
+    module.explain = tf.function(explain, input_signature=[x_spec])
+    signatures["explain"] = module.explain
+
   if raw_spec is not None:
     # One-hot layers of the categorical columns (engan_tf.data.tabular names them
     # "<column>_onehot"): an unseen value encodes as an all-zero block.
     one_hots = {column: preprocessing.get_layer(f"{column}_onehot")
                 for column, dtype in raw_spec.items() if dtype == tf.string
                 and f"{column}_onehot" in {layer.name for layer in preprocessing.layers}}
+    columns_of_features = column_map(preprocessing, raw_spec)
 
     def score_records(records):
       columns = list(raw_spec)
@@ -252,13 +408,18 @@ def build_scorer(model, source, thresholds=None):
           checked[column] = tf.identity(value)
       features = tf.cast(preprocessing(checked), tf.float32)
       features = _checked(features, data_shape, "preprocessing(records)")
-      outputs = score_features(features)
+      # One gradient for the score norm and the explanation.
+      energy, grad = _energy_and_gradient(model.energy, features)
+      outputs = {"energy": energy, "score_norm": tf.reduce_sum(tf.square(grad), axis=1)}
       unseen = [tf.cast(tf.equal(tf.reduce_sum(layer(checked[column]), axis=1), 0), tf.int32)
                 for column, layer in one_hots.items()]
       outputs["unseen_categories"] = (tf.add_n(unseen) if unseen
                                       else tf.zeros([batch], tf.int32))
       if anomaly_threshold is not None:
         outputs.update(decide(features, outputs))
+      outputs.update(explain_features(
+          features, columns_of_features.membership, columns_of_features.columns,
+          tf.logical_not(tf.math.is_finite(outputs["score_norm"])), (energy, grad)))
       return outputs
 
     module.score_records = tf.function(score_records, input_signature=[
@@ -324,11 +485,12 @@ def _write_warmup(saved_model_dir, logs):
       writer.write(log.SerializeToString())
 
 
-def export_model(model, source, export_dir, version, thresholds=None):
+def export_model(model, source, export_dir, version, thresholds=None, feature_medians=None):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
-  (and writes nothing) if either version directory exists.
+  (and writes nothing) if either version directory exists. `feature_medians`: see
+  `build_scorer`.
   """
   version = int(version)
   if version < 1:
@@ -340,7 +502,7 @@ def export_model(model, source, export_dir, version, thresholds=None):
         f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
         "Pass another --version or --export_dir.")
   modules = {SAMPLER: build_sampler(model, source),
-             SCORER: build_scorer(model, source, thresholds)}  # (module, signatures)
+             SCORER: build_scorer(model, source, thresholds, feature_medians)}  # (module, signatures)
   tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
          for name in final}
   try:
@@ -393,4 +555,5 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
         thresholds, thresholds={**thresholds.thresholds,
                                 thresholds.decision_function: float(anomaly_threshold)})
   version = default_version(restored.model) if version is None else version
-  return export_model(restored.model, restored.source, export_dir, version, thresholds)
+  return export_model(restored.model, restored.source, export_dir, version, thresholds,
+                      rundir.RunDir(model_dir).load_feature_medians())

@@ -15,6 +15,7 @@ Example:
   >>> restored.model.energy(x)
 """
 
+import dataclasses
 import math
 import sys
 from typing import NamedTuple, Optional
@@ -73,6 +74,9 @@ def train(config: TrainConfig):
   "model": the trained model}.
   """
   config.validate()
+  # --verbose unset: a progress bar on a terminal, one line per epoch in a log file (a bar
+  # writes hundreds of carriage-return updates there).
+  config = dataclasses.replace(config, verbose=resolve_verbose(config.verbose))
   if config.num_threads:
     tf.config.threading.set_intra_op_parallelism_threads(config.num_threads)
     tf.config.threading.set_inter_op_parallelism_threads(config.num_threads)
@@ -98,6 +102,8 @@ def train(config: TrainConfig):
     if described is None:
       run.save_data_description(data_lib.describe(source),
                                 source.tabular.model if source.tabular else None)
+    if source.anomaly is not None and run.load_feature_medians() is None:
+      run.save_feature_medians(source.anomaly.x_train)  # the energy explanations' baseline
 
   with strategy.scope():
     model = build.build_model(config, source)
@@ -129,8 +135,8 @@ def train(config: TrainConfig):
     return {"step": step, "final_eval": {}, "model": model}
 
   final = evaluation.run(step, final=True, model=model)
-  if final.picture is not None:
-    visualize.save_png(final.picture, run.samples_png)
+  if final.picture is not None:  # samples.png, or scores.png of an anomaly model
+    visualize.save_png(final.picture, run.picture_png(final.picture_name))
   if source.anomaly is not None:
     run.save_thresholds(anomaly.fit_thresholds(model.for_inference.energy, source.anomaly, step,
                                                config.false_alarm_rate))
@@ -140,6 +146,14 @@ def train(config: TrainConfig):
   run.write_final_eval(summary)
   writer.flush()
   return {**summary, "model": model}
+
+
+def resolve_verbose(verbose, stream=None):
+  """Keras verbosity: `verbose` as given, or (None, "auto") 1 if stdout is a terminal, else 2."""
+  if verbose is not None:
+    return int(verbose)
+  stream = sys.stdout if stream is None else stream
+  return 1 if getattr(stream, "isatty", lambda: False)() else 2
 
 
 def _fit(model, config, source, strategy, fit_callbacks, deadline, chief):
@@ -157,11 +171,12 @@ def _fit(model, config, source, strategy, fit_callbacks, deadline, chief):
   verbose = config.verbose if chief else 0
   if start % spe:  # only when --steps_per_epoch changed between runs: realign
     model.fit(dataset, steps_per_epoch=min(spe - start % spe, config.train_steps - start),
-              epochs=1, callbacks=fit_callbacks, verbose=verbose)
+              epochs=1, callbacks=fit_callbacks, verbose=verbose, shuffle=False)
     start = model.step
   if start < config.train_steps and not (deadline and deadline.reached):
     model.fit(dataset, steps_per_epoch=spe, epochs=math.ceil(config.train_steps / spe),
-              initial_epoch=start // spe, callbacks=fit_callbacks, verbose=verbose)
+              initial_epoch=start // spe, callbacks=fit_callbacks, verbose=verbose,
+              shuffle=False)  # the infinite dataset is shuffled; fit's shuffle would be ignored
 
 
 class Restored(NamedTuple):

@@ -79,7 +79,9 @@ _TF_ONLY_RUNNER = textwrap.dedent("""
           result = fn(**{k: tf.constant(arrays[v]) for k, v in call["inputs"].items()})
           for key, value in result.items():
             outputs[f"tf2/{i}/{key}"] = value.numpy()
-    np.savez(sys.argv[3], **outputs)
+    # String outputs (top_column) as fixed-width bytes: npz object arrays need pickle.
+    np.savez(sys.argv[3], **{k: v.astype(bytes) if v.dtype == object else v
+                             for k, v in outputs.items()})
     modules = sorted(m.split(".")[0] for m in sys.modules)
     json.dump({"errors": errors, "engan_tf": "engan_tf" in modules,
                "tfp": "tensorflow_probability" in modules}, open(sys.argv[4], "w"))
@@ -362,7 +364,8 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
   record_inputs = {k: k for k in records}
   calls = [dict(path=scorer, signature="score_records", inputs=record_inputs),
            dict(path=scorer, signature="anomaly", inputs={"x": "features"}),
-           dict(path=scorer, signature="serving_default", inputs={"x": "features"})]
+           dict(path=scorer, signature="serving_default", inputs={"x": "features"}),
+           dict(path=scorer, signature="explain", inputs={"x": "features"})]
   bad = [dict(path=scorer, signature="anomaly", inputs={"x": "features_wide"}),
          dict(path=scorer, signature="score_records", inputs=dict(record_inputs, src_bytes="short")),
          dict(path=scorer, signature="score_records",
@@ -371,6 +374,22 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
   out, report = run_tf_only(tmp_path / "run", calls, bad, arrays=arrays)
 
   energy, score_norm = (t.numpy() for t in losses.energy_and_score_norm(model.energy, features))
+  with tf.GradientTape() as tape:
+    x = tf.constant(features)
+    tape.watch(x)
+    total = tf.reduce_sum(model.energy(x, training=False))
+  squares = tape.gradient(total, x).numpy().astype(np.float64) ** 2
+  feature_shares = squares / squares.sum(axis=1, keepdims=True)
+  column_shares = np.stack([feature_shares[:, :3].sum(axis=1), feature_shares[:, 3],
+                            feature_shares[:, 4]], axis=1)
+  column_shares[nonfinite] = 0.0
+  names = np.array([b"protocol", b"duration", b"src_bytes"])
+  top_column = [b"" if bad else names[i]
+                for i, bad in zip(column_shares.argmax(axis=1), nonfinite)]
+  feature_names = np.array([b"protocol=icmp", b"protocol=tcp", b"protocol=udp", b"duration",
+                            b"src_bytes"])  # the one-hot names, as column_map probes them
+  top_feature = [b"" if bad else feature_names[i]
+                 for i, bad in zip(np.nan_to_num(feature_shares).argmax(axis=1), nonfinite)]
   for mode in ("session", "tf2"):
     np.testing.assert_allclose(out[f"{mode}/0/energy"], energy, atol=1e-5)
     np.testing.assert_allclose(out[f"{mode}/0/score_norm"], score_norm, rtol=1e-4, atol=1e-6)
@@ -383,6 +402,16 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
                                   (score_norm > threshold) | nonfinite)
     np.testing.assert_array_equal(out[f"{mode}/1/nonfinite"], nonfinite)
     np.testing.assert_allclose(out[f"{mode}/2/energy"], energy, atol=1e-5)
+    # Explanations: each raw column's share of the score norm, in raw column order; the
+    # one-hot block of "protocol" (features 0-2) sums back to it. The NaN record: zeros, "".
+    np.testing.assert_allclose(out[f"{mode}/0/column_shares"], column_shares, rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(out[f"{mode}/0/column_shares"][~nonfinite].sum(axis=1), 1.0,
+                               rtol=1e-5)
+    assert out[f"{mode}/0/top_column"].tolist() == top_column
+    np.testing.assert_allclose(out[f"{mode}/3/column_shares"][~nonfinite],
+                               feature_shares[~nonfinite], rtol=1e-4, atol=1e-6)
+    assert out[f"{mode}/3/top_column"].tolist() == top_feature
   # The threshold lives in the SavedModel, not in Python.
   assert tf.saved_model.load(scorer).anomaly_threshold.numpy() == pytest.approx(threshold,
                                                                                  rel=1e-5)

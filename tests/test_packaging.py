@@ -165,7 +165,7 @@ def test_the_transitive_dependencies_are_required_by_what_they_come_with():
     assert distribution in {_distribution(r) for r in requires}, (distribution, parent)
 
 
-TOOLS = ("train", "sample", "evaluate", "export")
+TOOLS = ("train", "sample", "evaluate", "export", "score")
 
 
 def test_console_scripts_are_the_tools_and_the_top_level_scripts_call_them():

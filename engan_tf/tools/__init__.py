@@ -1,7 +1,7 @@
-"""The command-line tools: train, sample, evaluate and export a model_dir.
+"""The command-line tools: train, sample, evaluate, export and score a model_dir.
 
 Each module owns one tool: its usage (the module docstring, which --help prints), its flags
-(defined by `define_flags()`, not at import, so the four modules import side by side) and
+(defined by `define_flags()`, not at import, so the modules import side by side) and
 `run()`, the entry point of both forms of the command:
 
   python train.py ...          the top-level scripts of a checkout (thin shims)
