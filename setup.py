@@ -22,5 +22,10 @@ setup(
         "absl-py>=2",
         "numpy>=1.26",
     ],
-    extras_require={"test": ["pytest>=8", "scikit-learn>=1.4"]},
+    extras_require={
+        "test": ["pytest>=8", "scikit-learn>=1.4"],
+        # Only to convert the FID Inception weights (engan_tf.metrics.fid_inception convert);
+        # this exact version, as others pull a multi-GB CUDA build.
+        "convert": ["torch==2.13.0"],
+    },
 )
