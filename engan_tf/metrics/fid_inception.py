@@ -206,12 +206,12 @@ def load(path=None, seed=0):
   path="random": a fixed random initialisation (seed), for tests only: meaningless FIDs.
   The file is read through tf.io.gfile, so gs:// and other TF file systems work.
   """
-  model = build(seed)
   path = weights_path(path)
+  if path != RANDOM and not tf.io.gfile.exists(path):
+    raise FileNotFoundError(missing_weights_message(path))
+  model = build(seed)
   if path == RANDOM:
     return model
-  if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(missing_weights_message(path))
   if os.path.exists(path) and path.endswith(".weights.h5"):
     model.load_weights(path)
   else:  # Keras reads local files named *.weights.h5 only: copy through gfile.
