@@ -34,6 +34,11 @@ setup(
         "numpy>=1.26",
         "scipy>=1.11",  # engan_tf.metrics.inception: the matrix square root of FID
     ],
-    # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines.
-    extras_require={"test": ["pytest>=8", "scikit-learn>=1.4", "pandas>=2"]},
+    extras_require={
+        # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines.
+        "test": ["pytest>=8", "scikit-learn>=1.4", "pandas>=2"],
+        # Only to convert the FID Inception weights (engan_tf.metrics.fid_inception convert);
+        # this exact version, as others pull a multi-GB CUDA build.
+        "convert": ["torch==2.13.0"],
+    },
 )
