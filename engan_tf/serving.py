@@ -1,5 +1,8 @@
 """Exports a trained EnGAN as two TF Serving SavedModels: a sampler and a scorer.
 
+(Longer than 300 lines by choice: every signature shares the run-time input checks, the
+fail-closed decision rule and the explanation math, and a served model is one file to audit.)
+
   export_dir/sampler/<version>/          (TF Serving's layout: saved_model.pb, variables/,
     serving_default = generate             assets.extra/tf_serving_warmup_requests)
         z float32 [None, latent_dim]  ->  x float32 [None, *data_shape]        x = G(z)

@@ -1,5 +1,8 @@
 """Tabular data for anomaly detection: CSV parsing, the fitted preprocessing, the split.
 
+(Longer than 300 lines by choice: the reader, the preprocessing and the split of a table
+change together; KDD99 and a user's CSV both go through all three.)
+
 A table is read column by column (`read_csv`): numeric columns become float64 arrays,
 categorical ones (and the label) string arrays. Every error names the file, line and
 column. The feature vector of a record is

@@ -1,5 +1,8 @@
 """The FID Inception network (TensorFlow's `inception-2015-12-05` graph to pool3), in Keras.
 
+(Longer than 300 lines by choice: one network definition and the converter of its weights,
+whose layer names must match it.)
+
 Published FIDs (Heusel et al. 2017, TTUR; reproduced by pytorch-fid, clean-fid and the
 StyleGAN metrics) use the 2015-12-05 Inception graph, not keras.applications.InceptionV3.
 This module rebuilds that graph up to pool3 (2048 features) as a Keras 3 functional model.

@@ -1,5 +1,7 @@
 """Inception Score and Frechet Inception Distance (paper Table 2).
 
+(Longer than 300 lines by choice: the two scores share the image pipeline and the command.)
+
   IS  = exp( E_x KL(p(y|x) || p(y)) ),  p(y|x) = softmax(logits(x)), p(y) = mean_x p(y|x);
         computed on `splits` (10) disjoint parts of the samples: mean and std over parts.
   FID = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2))
