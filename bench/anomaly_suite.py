@@ -101,7 +101,9 @@ more anomalous. Test rows are scored once per distinct row (KDD99 repeats record
 since every score here is a deterministic function of the row).
   iforest: sklearn IsolationForest (defaults, random_state=seed), score = -score_samples.
   ocsvm: sklearn OneClassSVM (defaults: rbf, nu=0.5, gamma='scale'), score =
-    -score_samples; fit on a seeded subsample of at most --max_train_rows rows.
+    -score_samples; fit on a seeded subsample of at most --max_train_rows rows; scored
+    through numpy matrix products on the fitted support vectors (same values, see
+    `OcsvmDetector`).
   lof: sklearn LocalOutlierFactor(novelty=True, n_neighbors=20), score = -score_samples;
     at most --max_train_rows training rows.
   knn: mean Euclidean distance to the k=5 nearest training rows (sklearn NearestNeighbors,
@@ -421,6 +423,44 @@ class SklearnDetector:
     return lambda q: -model.score_samples(q)
 
 
+class OcsvmDetector:
+  """sklearn OneClassSVM (rbf, nu=0.5, gamma='scale'), score = -score_samples.
+
+  Fit by libsvm as usual (cache_size 1000 MB instead of 200 MB: faster, the same solution).
+  Scoring evaluates the fitted function itself, score_samples(x) = sum_i a_i
+  exp(-gamma ||sv_i - x||^2) over the support vectors, in numpy (matrix products) instead
+  of libsvm's row-by-row loop: the same values (tested against score_samples) and about
+  20x faster with the ~10,000 support vectors that nu = 0.5 gives on 20,000 rows.
+  """
+
+  name = "ocsvm"
+
+  def __init__(self, seed=0, max_train_rows=None):
+    self.seed, self.max_train_rows = seed, max_train_rows
+    self.n_train_used = None
+    self.model = None
+
+  def fit(self, x_train):
+    from sklearn.svm import OneClassSVM  # pylint: disable=g-import-not-at-top
+    x = _subsample(x_train, self.max_train_rows, self.seed)
+    self.n_train_used = len(x)
+    self.model = model = OneClassSVM(gamma="scale", cache_size=1000).fit(x)
+    sv = np.asarray(model.support_vectors_, np.float64)
+    coef = np.asarray(model.dual_coef_, np.float64).ravel()
+    gamma = float(model._gamma)  # pylint: disable=protected-access
+    sv_sq = np.einsum("ij,ij->i", sv, sv)
+
+    def score(q, batch=2048):
+      out = []
+      for i in range(0, len(q), batch):
+        b = np.asarray(q[i:i + batch], np.float64)
+        d = np.einsum("ij,ij->i", b, b)[:, None] - 2.0 * (b @ sv.T) + sv_sq[None]
+        out.append(np.exp(-gamma * np.maximum(d, 0.0)) @ coef)
+      return -np.concatenate(out)
+
+    return score
+
+
 class KnnDetector:
   """Mean Euclidean distance to the k nearest training rows (sklearn NearestNeighbors)."""
 
@@ -489,11 +529,10 @@ def make_detector(name, seed, max_train_rows):
   """A fresh detector by name; max_train_rows caps ocsvm, lof, knn (None: no cap)."""
   from sklearn.ensemble import IsolationForest  # pylint: disable=g-import-not-at-top
   from sklearn.neighbors import LocalOutlierFactor  # pylint: disable=g-import-not-at-top
-  from sklearn.svm import OneClassSVM  # pylint: disable=g-import-not-at-top
   if name == "iforest":
     return SklearnDetector(name, lambda s: IsolationForest(random_state=s), seed)
   if name == "ocsvm":
-    return SklearnDetector(name, lambda s: OneClassSVM(gamma="scale"), seed, max_train_rows)
+    return OcsvmDetector(seed, max_train_rows)
   if name == "lof":
     return SklearnDetector(name, lambda s: LocalOutlierFactor(novelty=True), seed,
                            max_train_rows)
