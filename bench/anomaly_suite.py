@@ -159,6 +159,9 @@ flags.DEFINE_string("data_dir", _DEFAULT_DATA_DIR,
                     "Directory with kddcup99/ and mnist/ (the project's shared data layout).")
 flags.DEFINE_string("output", "bench/results/anomaly_suite.json", "JSON results.")
 flags.DEFINE_string("markdown", "", "Also write the Markdown tables here.")
+flags.DEFINE_list("from_json", [],
+                  "Run nothing: print the tables of these earlier --output files together "
+                  "(e.g. seed 0 and seeds 1,2 run separately).")
 flags.DEFINE_string("engan_params", "{}",
                     "JSON dict of keyword arguments for engan_tf.AnomalyDetector(...).")
 flags.DEFINE_bool("engan_higher_is_normal", True,
@@ -730,6 +733,23 @@ def markdown_tables(results):
     lines.append("| mean F1 | | " + " | ".join(
         f"{_mean([agg[(ds, d)]['f1'][0] for ds in main if (ds, d) in agg]):.3f}"
         for d in detectors) + " |")
+    families = {}
+    for ds in main:
+      base, _, suffix = ds.rpartition("_")
+      families.setdefault(base if base and suffix.isdigit() else ds, []).append(ds)
+    if any(len(v) > 1 for v in families.values()):
+      lines += ["", "Mean AUROC per data-set family (held-out classes averaged)", "",
+                "| family | data sets | " + " | ".join(detectors) + " |",
+                "|---|---|" + "---|" * len(detectors)]
+      for fam, members in families.items():
+        lines.append(f"| {fam} | {len(members)} | " + " | ".join(
+            f"{_mean([agg[(ds, d)]['auroc'][0] for ds in members if (ds, d) in agg]):.3f}"
+            for d in detectors) + " |")
+      lines.append(f"| **mean over families** | {len(families)} | " + " | ".join(
+          "**{:.3f}**".format(_mean([_mean([agg[(ds, d)]["auroc"][0] for ds in members
+                                             if (ds, d) in agg])
+                                      for members in families.values()]))
+          for d in detectors) + " |")
     lines += ["", "Threshold at the 95th percentile of x_val (held-out normal training rows): "
               "recall / false-alarm rate on the test set (false alarms should be ~5%)", "",
               "| data set | " + " | ".join(detectors) + " |", "|---|" + "---|" * len(detectors)]
@@ -779,8 +799,24 @@ def cpu_model():
     return platform.processor()
 
 
+def report_from_json(paths):
+  """The Markdown tables of the results in earlier --output files (concatenated)."""
+  results = []
+  for path in paths:
+    with open(path) as f:
+      results += json.load(f)["results"]
+  return markdown_tables(results)
+
+
 def main(argv):
   del argv
+  if FLAGS.from_json:
+    table = report_from_json(FLAGS.from_json)
+    print(table)
+    if FLAGS.markdown:
+      with open(FLAGS.markdown, "w") as f:
+        f.write(table + "\n")
+    return
   detectors = [d.strip() for d in FLAGS.detectors if d.strip()]
   if "engan" in detectors and not EnganDetector.available():
     print("[suite] note: engan_tf has no AnomalyDetector yet; skipping the engan detector",
