@@ -720,9 +720,12 @@ def markdown_tables(results):
               f"across seeds when nonzero)", "",
               "| data set | test anomalies | " + " | ".join(detectors) + " |",
               "|---|---|" + "---|" * len(detectors)]
+    seeds_of = {ds: sorted({r["seed"] for r in results if r["dataset"] == ds}) for ds in main}
+    uneven = len({tuple(v) for v in seeds_of.values()}) > 1
     for ds in main:
       share = next(r["test_anomaly_share"] for r in results if r["dataset"] == ds)
-      lines.append(f"| {ds} | {share:.1%} | " +
+      label = f"{ds} (seeds {','.join(map(str, seeds_of[ds]))})" if uneven else ds
+      lines.append(f"| {label} | {share:.1%} | " +
                    " | ".join(cell(ds, d, ("auroc", "auprc", "f1")) for d in detectors) + " |")
     lines.append("| **mean AUROC** | | " + " | ".join(
         f"**{_mean([agg[(ds, d)]['auroc'][0] for ds in main if (ds, d) in agg]):.3f}**"
@@ -800,12 +803,16 @@ def cpu_model():
 
 
 def report_from_json(paths):
-  """The Markdown tables of the results in earlier --output files (concatenated)."""
-  results = []
+  """The Markdown tables of the results in earlier --output files.
+
+  A (data set, detector, seed) present in several files is taken from the last of them.
+  """
+  results = {}
   for path in paths:
     with open(path) as f:
-      results += json.load(f)["results"]
-  return markdown_tables(results)
+      for r in json.load(f)["results"]:
+        results[(r["dataset"], r["detector"], r["seed"])] = r
+  return markdown_tables(list(results.values()))
 
 
 def main(argv):
