@@ -71,7 +71,7 @@ only the detectors' randomness and their training-row subsample)
 KDD leave-type-out (novelty) check
 ----------------------------------
 For each major attack type T of the 10% file (smurf, neptune, back, satan, ipsweep,
-portsweep, warezclient, teardown, pod, nmap) the detectors are refit without any row of T
+portsweep, warezclient, teardrop, pod, nmap) the detectors are refit without any row of T
 and we ask how often the test rows of T, a kind of traffic never seen in training, are
 flagged. Two training sets:
 
@@ -171,7 +171,7 @@ FLAGS = flags.FLAGS
 
 BASELINES = ("iforest", "ocsvm", "lof", "knn")
 KDD_LTO_TYPES = ("smurf", "neptune", "back", "satan", "ipsweep", "portsweep", "warezclient",
-                 "teardown", "pod", "nmap")
+                 "teardrop", "pod", "nmap")
 VAL_PERCENTILE = 95.0
 
 
@@ -381,6 +381,8 @@ def build_kdd_leave_type_out(table, held_out, mode="paper", split_seed=42, val_s
   perm = np.random.RandomState(split_seed).permutation(n)
   train_half, test_half = perm[:n // 2], perm[n // 2:]
   is_type = table.labels == label
+  if not is_type.any():
+    raise ValueError(f"no {label!r} rows in the table")
   trains = ~is_type & (~table.is_normal_traffic if mode == "paper" else True)
   train_rows = train_half[trains[train_half]]
   rng = np.random.RandomState(split_seed + 2)
@@ -574,6 +576,8 @@ def evaluate_scores(y, scores, val_scores):
   """AUROC, AUPRC, F1 at the anomaly share, and recall / false alarm @ val 95th percentile."""
   from sklearn import metrics  # pylint: disable=g-import-not-at-top
   y = np.asarray(y).astype(np.int64)
+  if not 0 < y.sum() < len(y):
+    raise ValueError(f"the test set needs anomalies and normal rows ({y.sum()} of {len(y)})")
   if not np.all(np.isfinite(scores)):
     raise ValueError(f"{np.sum(~np.isfinite(scores))} scores are not finite")
   threshold = float(np.percentile(val_scores, VAL_PERCENTILE))

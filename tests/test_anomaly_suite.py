@@ -59,6 +59,8 @@ def test_perfect_scorer_gets_auroc_one_and_chance_scorer_about_half():
   assert constant["recall_val95"] == 1.0 and constant["false_alarm_val95"] == 1.0
   reversed_ = suite.evaluate_scores(y, -y.astype(float), np.zeros(10))
   assert reversed_["auroc"] == 0.0 and reversed_["f1"] == 0.0
+  with pytest.raises(ValueError, match="needs anomalies"):
+    suite.evaluate_scores(np.zeros(10, int), np.ones(10), np.zeros(10))
 
 
 def test_val95_threshold_flags_five_percent_of_rows_like_the_validation_rows():
