@@ -1,8 +1,17 @@
-"""Anomaly-detection benchmark suite (issue 17, "Anomaly scores that generalize").
+r"""Anomaly-detection benchmark suite (issue 17, "Anomaly scores that generalize").
 
   PYTHONPATH=. python bench/anomaly_suite.py --detectors=iforest,ocsvm,lof,knn \
       --datasets=kdd99,kddrev,http,smtp,mnist,digits,wine,breast_cancer,kdd_lto \
       --seeds=0 --output=bench/results/anomaly_suite.json
+  # engan-tf, once engan_tf.AnomalyDetector exists (arguments passed through as JSON):
+  PYTHONPATH=. python bench/anomaly_suite.py --detectors=engan,knn --datasets=kdd99 \
+      --engan_params='{"train_steps": 2000}'
+  # the tables of earlier runs, together:
+  python bench/anomaly_suite.py --from_json=a.json,b.json
+
+One run on one core (seed 0, the four baselines): about 50 min for every data set but the
+leave-type-out check (MNIST 35 min of it), about 25 min for the check; see
+bench/results/anomaly_suite_baselines.md.
 
 Every detector sees the same training rows and features of a data set and is scored on the
 same test rows, so the columns of the table differ only by the detector.
