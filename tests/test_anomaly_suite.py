@@ -1,0 +1,202 @@
+"""bench/anomaly_suite.py: the data-set builders on synthetic tables, and the metrics.
+
+The builders are checked on small synthetic KDD99-format tables (no file needed); the
+MNIST builder also on the real files when ENGAN_TF_TEST_DATA is set.
+"""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")  # a test/bench extra
+
+from engan_tf.data import kdd  # noqa: E402
+from engan_tf.data import mnist  # noqa: E402
+from engan_tf.data import tabular  # noqa: E402
+
+_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
+                     "anomaly_suite.py")
+_spec = importlib.util.spec_from_file_location("anomaly_suite", _PATH)
+suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(suite)
+
+
+def synthetic_kdd_columns(n=400, seed=0, labels=None):
+  """A KDD99-format table: every column of kdd.COLUMNS, random values, given labels."""
+  rng = np.random.RandomState(seed)
+  columns = {}
+  for c in kdd.COLUMNS:
+    if c == "label":
+      continue
+    if c in kdd.CATEGORICAL:
+      vocab = {"protocol_type": ["tcp", "udp", "icmp"], "service": ["http", "smtp", "ftp"],
+               "flag": ["SF", "S0"]}.get(c, ["0", "1"])
+      columns[c] = np.asarray(vocab, dtype=str)[rng.randint(len(vocab), size=n)]
+    else:
+      columns[c] = rng.randint(0, 1000, size=n).astype(np.float64)
+  if labels is None:
+    labels = np.asarray(["normal.", "smurf.", "neptune.", "back.", "pod."])[
+        rng.choice(5, size=n, p=[0.3, 0.3, 0.2, 0.1, 0.1])]
+  columns["label"] = np.asarray(labels, dtype=str)
+  return columns
+
+
+@pytest.fixture(scope="module")
+def table():
+  return suite.kdd_table_from_columns(kdd.SCHEMA, synthetic_kdd_columns())
+
+
+def test_perfect_scorer_gets_auroc_one_and_chance_scorer_about_half():
+  y = np.r_[np.zeros(80, int), np.ones(20, int)]
+  perfect = suite.evaluate_scores(y, y + 0.1 * np.arange(100) / 100, np.zeros(10))
+  assert perfect["auroc"] == 1.0 and perfect["f1"] == 1.0
+  assert perfect["auprc"] == pytest.approx(1.0)
+  constant = suite.evaluate_scores(y, np.ones(100), np.zeros(10))
+  assert constant["auroc"] == 0.5
+  assert constant["f1"] == pytest.approx(0.2)  # all tied: 20 of 100 flagged at random
+  assert constant["recall_val95"] == 1.0 and constant["false_alarm_val95"] == 1.0
+  reversed_ = suite.evaluate_scores(y, -y.astype(float), np.zeros(10))
+  assert reversed_["auroc"] == 0.0 and reversed_["f1"] == 0.0
+  with pytest.raises(ValueError, match="needs anomalies"):
+    suite.evaluate_scores(np.zeros(10, int), np.ones(10), np.zeros(10))
+
+
+def test_val95_threshold_flags_five_percent_of_rows_like_the_validation_rows():
+  rng = np.random.RandomState(0)
+  val, normal = rng.randn(20_000), rng.randn(20_000)
+  y = np.r_[np.zeros(20_000, int), np.ones(100, int)]
+  r = suite.evaluate_scores(y, np.r_[normal, rng.randn(100) + 5], val)
+  assert r["false_alarm_val95"] == pytest.approx(0.05, abs=0.006)
+  assert r["recall_val95"] > 0.95
+
+
+def test_score_distinct_scores_each_distinct_row_once():
+  x = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [0.0, 0.0]], np.float32)
+  seen = []
+
+  def score(q):
+    seen.append(len(q))
+    return q.sum(axis=1)
+
+  np.testing.assert_allclose(suite.score_distinct(score, x), [3.0, 7.0, 3.0, 0.0])
+  assert seen == [3]
+
+
+def test_odds_http_builder_filters_and_log_transforms():
+  columns = synthetic_kdd_columns(n=2000, seed=1)
+  out = suite.build_odds_service(columns, "http", split_seed=42, val_share=0.1)
+  keep = (columns["service"] == "http") & (columns["logged_in"].astype(float) == 1)
+  is_attack = columns["label"][keep] != "normal."
+  raw = np.stack([columns[c][keep] for c in ("duration", "src_bytes", "dst_bytes")], 1)
+  all_x = np.concatenate([out.x_train, out.x_val, out.x_test])
+  assert all_x.shape == (keep.sum(), 3)  # every kept row once; only the 3 columns
+  # log(x + 0.1): same multiset of rows as the transformed selection
+  expected = np.log(raw + 0.1).astype(np.float32)
+  np.testing.assert_allclose(np.sort(all_x, axis=0), np.sort(expected, axis=0), rtol=1e-6)
+  assert np.log(0.1) == pytest.approx(float(suite.odds_features(
+      {"duration": [0.0], "src_bytes": [0.0], "dst_bytes": [0.0]})[0, 0]))
+  # the test set holds every attack and the held-out half of the normal rows
+  assert out.y_test.sum() == is_attack.sum()
+  n_normal = int((~is_attack).sum())
+  assert len(out.x_test) - out.y_test.sum() == n_normal - n_normal // 2
+  assert len(out.x_train) + len(out.x_val) == n_normal // 2
+  assert len(out.x_val) == round(0.1 * (n_normal // 2))
+
+
+def test_kddrev_trains_on_normal_traffic_with_20_percent_test_attacks(table):
+  out = suite.build_kddrev(table, split_seed=42, val_share=0.1)
+  n = len(table.labels)
+  perm = np.random.RandomState(42).permutation(n)
+  train_half, test_half = perm[:n // 2], perm[n // 2:]
+  n_normal_train = int(table.is_normal_traffic[train_half].sum())
+  assert len(out.x_train) + len(out.x_val) == n_normal_train
+  n_test_normal = int(table.is_normal_traffic[test_half].sum())
+  assert len(out.x_test) - out.y_test.sum() == n_test_normal
+  assert out.y_test.sum() == int(n_test_normal * 0.2 / 0.8)
+  assert out.y_test.mean() == pytest.approx(0.2, abs=1.0 / len(out.y_test))
+  assert out.x_train.min() == 0.0 and out.x_train.max() == pytest.approx(1.0)
+
+
+def test_kdd99_is_the_paper_protocol_of_the_project(table):
+  out = suite.build_kdd99(table, split_seed=42, val_share=0.1)
+  is_anomaly = table.is_normal_traffic.astype(np.int64)
+  train_rows, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)
+  train_rows, val_rows = tabular.validation_split(train_rows, 0.1, 42)
+  np.testing.assert_array_equal(out.y_test, is_anomaly[test_rows])  # normal. = anomaly
+  assert len(out.x_train) == len(train_rows) and len(out.x_val) == len(val_rows)
+  # The same features as the project's own kddcup99 source with a validation share.
+  schema_columns = synthetic_kdd_columns()
+  source = kdd.source_from_table(kdd.SCHEMA, schema_columns, is_anomaly, validation_share=0.1)
+  np.testing.assert_allclose(out.x_train, source.extras["x_train"], atol=1e-5)
+  np.testing.assert_allclose(out.x_val, source.extras["x_val"], atol=1e-5)
+  np.testing.assert_allclose(out.x_test, source.extras["x_test"], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["paper", "all"])
+def test_leave_type_out_trains_without_the_held_out_type(table, mode):
+  out = suite.build_kdd_leave_type_out(table, "back", mode, split_seed=42, val_share=0.1,
+                                       max_test_rows=50)
+  n = len(table.labels)
+  perm = np.random.RandomState(42).permutation(n)
+  train_half, test_half = perm[:n // 2], perm[n // 2:]
+  labels_train = table.labels[train_half]
+  trains = labels_train != "back."
+  if mode == "paper":
+    trains &= labels_train != "normal."
+  assert len(out.x_train) + len(out.x_val) == trains.sum()
+  assert out.y_test.sum() == (table.labels[test_half] == "back.").sum()
+  assert len(out.y_test) - out.y_test.sum() == 50  # the seen-type subsample
+  assert ("normal_traffic" in out.extra_sets) == (mode == "paper")
+  assert out.group == "lto"
+
+
+def test_held_out_class_matches_the_projects_mnist_split():
+  labels = np.random.RandomState(0).randint(10, size=500)
+  x = np.arange(500, dtype=np.float32)[:, None]  # the row index as the feature
+  out = suite.held_out_class("t", x, labels, 3, split_seed=42, val_share=0.1)
+  train_rows, test_rows, is_anomaly = mnist.held_out_digit_split(labels, 3, 42)
+  np.testing.assert_array_equal(out.x_test[:, 0], test_rows)
+  np.testing.assert_array_equal(out.y_test, is_anomaly)
+  np.testing.assert_array_equal(np.sort(np.r_[out.x_train[:, 0], out.x_val[:, 0]]),
+                                np.sort(train_rows))
+
+
+def test_baselines_separate_a_shifted_cluster():
+  rng = np.random.RandomState(0)
+  x_train = rng.randn(300, 4).astype(np.float32)
+  ds = suite.AnomalyDataset("blob", x_train, rng.randn(50, 4).astype(np.float32),
+                            np.r_[rng.randn(100, 4), rng.randn(20, 4) + 6].astype(np.float32),
+                            np.r_[np.zeros(100, int), np.ones(20, int)])
+  for name in suite.BASELINES:
+    r = suite.run_detector(ds, name, seed=0, max_train_rows=200)
+    assert r["auroc"] > 0.99, name
+    assert r["n_train_used"] == (300 if name == "iforest" else 200)
+
+
+def test_markdown_table_has_a_row_per_data_set_and_a_mean_auroc_row():
+  results = [dict(dataset=d, group="main", detector=m, seed=0, auroc=a, auprc=0.5, f1=0.5,
+                  recall_val95=0.5, false_alarm_val95=0.05, test_anomaly_share=0.2,
+                  n_train=10, n_train_used=10, fit_s=1.0, score_s=1.0)
+             for d, a in (("a", 0.9), ("b", 0.7)) for m in ("iforest", "knn")]
+  table = suite.markdown_tables(results)
+  assert "| a | 20.0% | 0.900 / 0.500 / 0.500 | 0.900 / 0.500 / 0.500 |" in table
+  assert "| **mean AUROC** | | **0.800** | **0.800** |" in table
+
+
+def test_mnist_builder_on_the_real_files(data_dir):
+  images, labels = suite.load_mnist(os.path.join(data_dir, "mnist"))
+  out = suite.build_mnist(images, labels, 1, split_seed=42, val_share=0.1)
+  assert out.x_test.shape == (20302, 784) and out.y_test.sum() == 7877  # as mnist_anomaly
+  assert 0.0 <= out.x_train.min() and out.x_train.max() <= 1.0
+  assert out.max_train_rows == 10_000
+
+
+def test_ocsvm_fast_scoring_equals_score_samples():
+  rng = np.random.RandomState(1)
+  x = rng.rand(400, 6).astype(np.float32)
+  det = suite.OcsvmDetector(seed=0, max_train_rows=300)
+  score = det.fit(x)
+  q = rng.rand(50, 6).astype(np.float32) * 1.5
+  np.testing.assert_allclose(score(q), -det.model.score_samples(q), rtol=1e-6, atol=1e-8)
