@@ -330,15 +330,10 @@ def held_out_class(name, x, labels, anomaly_class, split_seed=42, val_share=0.1,
   trains (less x_val); the test set is the other normal rows plus every anomalous row.
   scale: "none" (x as given) or "minmax" (fit on the training rows).
   """
-  labels = np.asarray(labels)
-  normal = np.flatnonzero(labels != anomaly_class)
-  normal = normal[np.random.RandomState(split_seed).permutation(len(normal))]
-  n_train = int(train_fraction * len(normal))
-  anomalous = np.flatnonzero(labels == anomaly_class)
-  test = np.concatenate([normal[n_train:], anomalous])
-  y = np.concatenate([np.zeros(len(normal) - n_train, np.int64),
-                      np.ones(len(anomalous), np.int64)])
-  train, val = carve_validation(normal[:n_train], val_share, split_seed)
+  from engan_tf.data import mnist  # pylint: disable=g-import-not-at-top
+  train_rows, test, y = mnist.held_out_digit_split(labels, anomaly_class, split_seed,
+                                                   train_fraction)
+  train, val = carve_validation(train_rows, val_share, split_seed)
   x = np.asarray(x, np.float32)
   parts = [x[train], x[val], x[test]]
   if scale == "minmax":

@@ -129,9 +129,9 @@ def test_kdd99_is_the_paper_protocol_of_the_project(table):
   # The same features as the project's own kddcup99 source with a validation share.
   schema_columns = synthetic_kdd_columns()
   source = kdd.source_from_table(kdd.SCHEMA, schema_columns, is_anomaly, validation_share=0.1)
-  np.testing.assert_allclose(out.x_train, source.extras["x_train"], atol=1e-5)
-  np.testing.assert_allclose(out.x_val, source.extras["x_val"], atol=1e-5)
-  np.testing.assert_allclose(out.x_test, source.extras["x_test"], atol=1e-5)
+  np.testing.assert_allclose(out.x_train, source.anomaly.x_train, atol=1e-5)
+  np.testing.assert_allclose(out.x_val, source.anomaly.x_val, atol=1e-5)
+  np.testing.assert_allclose(out.x_test, source.anomaly.x_test, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["paper", "all"])
