@@ -83,7 +83,7 @@ def fit_thresholds(energy, data, step, false_alarm_rate=1.0 - THRESHOLD_QUANTILE
   scores = score(energy, rows)
   choice = DEFAULT_DECISION_FUNCTION
   if held_out and data.x_val_shuffled is not None:
-    preference = validation_metrics(energy, data)
+    preference = _shuffled_aurocs(scores, score(energy, data.x_val_shuffled))
     choice = max(DECISION_FUNCTIONS, key=lambda n: preference[f"{n}/val_auroc_shuffled"])
   quantile = 1.0 - false_alarm_rate
   return rundir.AnomalyThresholds(
@@ -101,12 +101,12 @@ def evaluate(energy, data, false_alarm_rate=1.0 - THRESHOLD_QUANTILE):
   `recall_at_threshold`, `false_alarm_rate_at_threshold` (test normals flagged; the stated
   rate is false_alarm_rate) and `flagged_share_at_threshold`.
   """
+  if not len(data.x_test):
+    return validation_metrics(energy, data)
   thresholds = fit_thresholds(energy, data, step=0, false_alarm_rate=false_alarm_rate).thresholds
   test_scores = score(energy, data.x_test)
   labels = data.y_test
   result = {}
-  if not len(data.x_test):
-    return validation_metrics(energy, data)
   for name in DECISION_FUNCTIONS:
     s = test_scores[name]
     flagged = s > thresholds[name]  # the exported decision's rule (a tie is not flagged)
@@ -136,8 +136,13 @@ def validation_metrics(energy, data):
   """
   if data.x_val is None:
     return {}
-  normal, shuffled = score(energy, data.x_val), score(energy, data.x_val_shuffled)
-  labels = np.concatenate([np.zeros(len(data.x_val)), np.ones(len(data.x_val_shuffled))])
+  return _shuffled_aurocs(score(energy, data.x_val), score(energy, data.x_val_shuffled))
+
+
+def _shuffled_aurocs(normal, shuffled):
+  """{name/val_auroc_shuffled} from the scores of validation rows and their shuffled copy."""
+  any_name = DECISION_FUNCTIONS[0]
+  labels = np.concatenate([np.zeros(len(normal[any_name])), np.ones(len(shuffled[any_name]))])
   return {f"{name}/val_auroc_shuffled": metrics.auroc(labels, np.concatenate([normal[name],
                                                                               shuffled[name]]))
           for name in DECISION_FUNCTIONS}
