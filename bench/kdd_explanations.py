@@ -18,6 +18,12 @@ markdown table, one line per true label:
 In this protocol `normal.` is the anomaly class (the model is trained on the attack rows):
 flagged `normal.` rows are detections, flagged attack rows are false alarms.
 
+Then the same table over the rows NOT flagged (is an explanation specific to the flagged
+rows?), and, with --model_dir (the preprocessing is read from it), where the share of each
+categorical column lies: on the one-hot feature of the record's own value, or on the
+features of the values the record does not have (the `explain` signature's per-feature
+shares of the preprocessed records).
+
 The shares come in the scorer's raw column order, which this script takes from the KDD
 schema; every row's top_column is checked against the largest of its shares under that
 order (a mismatch stops the script).
@@ -69,9 +75,9 @@ def explanation_table(labels, flagged, top_column, shares, columns, top=3):
   return table
 
 
-def markdown(table):
-  lines = ["| true label | test rows | flagged (is_anomaly) | most frequent top_column "
-           "(share of flagged) | mean column_shares, top 3 (flagged rows) |",
+def markdown(table, which="flagged"):
+  lines = [f"| true label | test rows | {which} | most frequent top_column "
+           f"(share of {which}) | mean column_shares, top 3 ({which} rows) |",
            "|---|---:|---:|---|---|"]
   for row in table:
     flagged = f"{row['flagged']:,} ({row['flagged'] / row['rows']:.1%})"
@@ -82,6 +88,54 @@ def markdown(table):
       mean = ", ".join(f"`{c}` {s:.2f}" for c, s in row["mean_shares"])
     lines.append(f"| `{row['label']}` | {row['rows']:,} | {flagged} | {top} | {mean} |")
   return "\n".join(lines)
+
+
+def onehot_split(feature_shares, x, membership):
+  """(own, other) [batch]: the part of each row's shares on the one-hot features of
+  multi-feature (categorical) columns that are on (x > 0.5: the record's own value) and off
+  (the values it does not have). membership: [n_features, n_columns] 0/1."""
+  categorical = (membership @ (membership.sum(axis=0) > 1).astype(np.float32)) > 0
+  on = x > 0.5
+  own = (feature_shares * (categorical & on)).sum(axis=1)
+  other = (feature_shares * (categorical & ~on)).sum(axis=1)
+  return own, other
+
+
+def onehot_table(labels, flagged, own, other):
+  """Markdown: per label, the flagged rows' mean categorical share on own / other values."""
+  labels = np.asarray(labels, dtype=object)
+  lines = ["| true label | flagged | categorical columns' share on the record's own value "
+           "| on the values it does not have |", "|---|---:|---:|---:|"]
+  for label, _ in collections.Counter(labels.tolist()).most_common():
+    mask = (labels == label) & np.asarray(flagged, dtype=bool)
+    if mask.any():
+      lines.append(f"| `{label}` | {int(mask.sum()):,} | {own[mask].mean():.3f} "
+                   f"| {other[mask].mean():.3f} |")
+  return "\n".join(lines)
+
+
+def categorical_shares(model_dir, scorer_dir, columns, rows, batch_size=8192):
+  """onehot_split of `rows` through the model_dir's preprocessing and the `explain`
+  signature of its exported scorer (`scorer_dir`)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from engan_tf import rundir  # pylint: disable=g-import-not-at-top
+  from engan_tf import serving  # pylint: disable=g-import-not-at-top
+  description, preprocessing = rundir.RunDir(model_dir).load_data_description()
+  raw = {c: tf.as_dtype(d) for c, d in description["raw_feature_spec"]}
+  membership = serving.column_map(preprocessing, raw).membership
+  explain = tf.saved_model.load(scorer_dir).signatures["explain"]
+  own, other = [], []
+  for start in range(0, len(rows), batch_size):
+    batch = rows[start:start + batch_size]
+    feed = {c: tf.constant(columns[c][batch].astype(str) if d == tf.string
+                           else columns[c][batch].astype(d.as_numpy_dtype))
+            for c, d in raw.items()}
+    x = np.asarray(preprocessing(feed), np.float32)
+    shares = explain(x=tf.constant(x))["column_shares"].numpy()
+    o, t = onehot_split(shares, x, membership)
+    own.append(o)
+    other.append(t)
+  return np.concatenate(own), np.concatenate(other)
 
 
 def score_test_half(scorer, columns, rows, batch_size=8192):
@@ -116,15 +170,28 @@ def main():
   _, test_rows = tabular.anomaly_split(is_anomaly, 42, 0.2)
   names = [c for c in schema.columns if c != "label"]
   with tempfile.TemporaryDirectory() as workdir:
-    scorer = score.load_scorer(args.model_dir, args.export_dir, args.checkpoint,
-                               os.path.join(workdir, "export"))
-    result = score_test_half(scorer, columns, test_rows)
+    scorer_dir = args.export_dir
+    if args.model_dir:  # exported once, for score_records and explain
+      from engan_tf import serving  # pylint: disable=g-import-not-at-top
+      scorer_dir = serving.export(args.model_dir, os.path.join(workdir, "export"),
+                                  checkpoint=args.checkpoint)["scorer"]
+    result = score_test_half(score.load_scorer(export_dir=scorer_dir), columns, test_rows)
+    own_other = (categorical_shares(args.model_dir, scorer_dir, columns, test_rows)
+                 if args.model_dir else None)
   check_order(result["column_shares"], result["top_column"], names)
   labels = columns["label"][test_rows]
   print(f"{len(test_rows):,} test rows, {int(result['is_anomaly'].sum()):,} flagged "
         f"({result['is_anomaly'].mean():.1%})\n")
   print(markdown(explanation_table(labels, result["is_anomaly"], result["top_column"],
                                    result["column_shares"], names)))
+  print("\nThe rows not flagged:\n")
+  unflagged = explanation_table(labels, ~result["is_anomaly"], result["top_column"],
+                                result["column_shares"], names)
+  print(markdown([row for row in unflagged if row["flagged"]], which="not flagged"))
+  if own_other is not None:
+    own, other = own_other
+    print("\nWhere the categorical columns' shares lie (flagged rows):\n")
+    print(onehot_table(labels, result["is_anomaly"], own, other))
 
 
 if __name__ == "__main__":

@@ -46,3 +46,15 @@ def test_a_wrong_column_order_is_refused():
     bench.check_order(shares, top, ["count", "service", "src_bytes"])
   with pytest.raises(ValueError, match="2 columns"):
     bench.check_order(shares[:, :2], top, COLUMNS)
+
+
+def test_onehot_split_separates_the_records_own_value_from_the_others():
+  # Features: a numeric column, then a 3-value categorical column.
+  membership = np.array([[1, 0], [0, 1], [0, 1], [0, 1]], np.float32)
+  x = np.array([[0.3, 0, 1, 0], [0.9, 1, 0, 0]], np.float32)
+  shares = np.array([[0.5, 0.1, 0.3, 0.1], [0.2, 0.0, 0.4, 0.4]], np.float32)
+  own, other = bench.onehot_split(shares, x, membership)
+  np.testing.assert_allclose(own, [0.3, 0.0])
+  np.testing.assert_allclose(other, [0.2, 0.8])
+  text = bench.onehot_table(["a.", "b."], [True, False], own, other)
+  assert "| `a.` | 1 | 0.300 | 0.200 |" in text and "`b.`" not in text
