@@ -60,6 +60,7 @@ class _Canvas:
 
   def __init__(self, pil, raster, left=52, top=42, right=20, bottom=40):
     image_cls, image_draw, image_font = pil
+    self._image_cls, self._image_draw = image_cls, image_draw
     height, width = raster.shape[:2]
     self.left, self.top, self.width, self.height = left, top, width, height
     self.image = image_cls.new("RGB", (left + width + right, top + height + bottom), _WHITE)
@@ -91,8 +92,16 @@ class _Canvas:
       self.draw.text((4, self.top - 15), label, fill=_BLACK, font=self.small)
 
   def title(self, text):
-    if text:
-      self.draw.text((self.left, 5), text, fill=_BLACK, font=self.font)
+    """The title above the raster; a title wider than the picture widens it (white right
+    margin), so no text is cut off."""
+    if not text:
+      return
+    needed = int(np.ceil(self.left + self.draw.textlength(text, font=self.font))) + 6
+    if needed > self.image.width:
+      wider = self._image_cls.new("RGB", (needed, self.image.height), _WHITE)
+      wider.paste(self.image, (0, 0))
+      self.image, self.draw = wider, self._image_draw.Draw(wider)
+    self.draw.text((self.left, 5), text, fill=_BLACK, font=self.font)
 
   def legend(self, entries, x, y):
     """entries: [(kind "dot" | "cross" | "box" | "line", rgb, text)] at (x, y) downwards."""

@@ -107,3 +107,15 @@ def test_a_run_with_stdout_in_a_pipe_logs_one_line_per_epoch(tmp_path):
   assert "\r" not in proc.stdout and "\x08" not in proc.stdout  # no progress-bar updates
   assert proc.stdout.count("Epoch ") == 2 and "2/2 - " in proc.stdout, proc.stdout
   assert "will be ignored" not in proc.stderr  # fit(shuffle=False) on the infinite dataset
+
+
+def test_a_long_title_widens_the_picture_instead_of_being_cut_off():
+  scores = np.random.default_rng(0).lognormal(0, 1, 200)
+  short = visualize.score_histogram(scores, None, 2.0, title="step 5")
+  title = ("step 20000   score_norm on 247,011 test rows   F1 at threshold 0.906   "
+           "AUROC 0.997   and more words")
+  long = visualize.score_histogram(scores, None, 2.0, title=title)
+  assert long.shape[0] == short.shape[0] and long.shape[1] > short.shape[1]
+  band = long[:22].min(axis=2) < 128  # the title's dark pixels
+  last = np.flatnonzero(band.any(axis=0)).max()
+  assert last < long.shape[1] - 2  # white margin after the title's last letter
