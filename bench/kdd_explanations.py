@@ -138,6 +138,18 @@ def categorical_shares(model_dir, scorer_dir, columns, rows, batch_size=8192):
   return np.concatenate(own), np.concatenate(other)
 
 
+def write_scores_png(model_dir, data_dir, checkpoint, path):
+  """The final evaluation's score histogram of the model_dir (as training draws it)."""
+  from engan_tf import evaluation  # pylint: disable=g-import-not-at-top
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
+  from engan_tf import visualize  # pylint: disable=g-import-not-at-top
+  restored = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint)
+  result = evaluation.evaluate(restored.model, restored.source, final=True,
+                               step=restored.model.step,
+                               false_alarm_rate=restored.config.false_alarm_rate)
+  visualize.save_png(result.picture, path)
+
+
 def score_test_half(scorer, columns, rows, batch_size=8192):
   """{is_anomaly, top_column, column_shares} of `rows` of the raw `columns` (numpy)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -162,7 +174,11 @@ def main():
   parser.add_argument("--model_dir", help="A trained kddcup99 model_dir.")
   parser.add_argument("--export_dir", help="An exported scorer (export_dir/scorer/<version>).")
   parser.add_argument("--checkpoint", default="latest", choices=("latest", "selected"))
+  parser.add_argument("--scores_png", help="With --model_dir: also write the final "
+                      "evaluation's score histogram (model_dir/scores.png's picture) here.")
   args = parser.parse_args()
+  if args.scores_png and not args.model_dir:
+    parser.error("--scores_png needs --model_dir")
   from engan_tf.data import kdd  # pylint: disable=g-import-not-at-top
   from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
   from engan_tf.tools import score  # pylint: disable=g-import-not-at-top
@@ -188,6 +204,8 @@ def main():
   unflagged = explanation_table(labels, ~result["is_anomaly"], result["top_column"],
                                 result["column_shares"], names)
   print(markdown([row for row in unflagged if row["flagged"]], which="not flagged"))
+  if args.scores_png:
+    write_scores_png(args.model_dir, args.data_dir, args.checkpoint, args.scores_png)
   if own_other is not None:
     own, other = own_other
     print("\nWhere the categorical columns' shares lie (flagged rows):\n")
