@@ -64,8 +64,9 @@ class TrainedModel:
             for c, d in self.source.tabular.raw_feature_spec.items()}
     return self.score(np.asarray(self.source.tabular.model(feed)))
 
-  def sample(self, n, mcmc_steps=0, step_size=0.01, seed=0, prior="none"):
-    """n samples G(z) in the model's space; with mcmc_steps, latent MALA on E(G(z)) first."""
+  def sample(self, n, mcmc_steps=0, step_size=0.01, seed=0, prior="gaussian"):
+    """n samples G(z) in the model's space; with mcmc_steps, latent MALA first on
+    U(z) = E(G(z)) + |z|^2 / 2 (prior="none": the paper's U = E(G(z)))."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     z = tf.random.stateless_normal([int(n), self.latent_dim], [seed, 0])
     if mcmc_steps:

@@ -200,6 +200,8 @@ def toy_served(toy, tmp_path_factory):
       dict(path=toy["sampler"], signature="sample",
            inputs={"z": "z", "mcmc_steps": "five", "step_size": "alpha"}),
       dict(path=toy["scorer"], signature="serving_default", inputs={"x": "x"}),
+      dict(path=toy["sampler"], signature="sample_paper",
+           inputs={"z": "z", "mcmc_steps": "five", "step_size": "alpha"}),
   ]
   bad = [dict(path=toy[name], signature=signature, inputs=inputs)
          for name, signature, inputs, _ in _TOY_BAD]
@@ -226,6 +228,9 @@ def test_toy_signatures_in_a_tensorflow_only_process(toy, toy_served):
     np.testing.assert_allclose(rate * 5, np.round(rate * 5), atol=1e-5)
     np.testing.assert_allclose(out[f"{mode}/4/energy"], energy, atol=1e-5)
     np.testing.assert_allclose(out[f"{mode}/4/score_norm"], score_norm, rtol=1e-4, atol=1e-6)
+    z_paper = out[f"{mode}/5/z"]
+    assert not np.array_equal(z_paper, _Z)
+    np.testing.assert_allclose(out[f"{mode}/5/x"], model.generator(z_paper).numpy(), atol=1e-5)
 
 
 def test_bad_inputs_fail_with_a_clear_message(toy, toy_served):
@@ -428,7 +433,7 @@ def test_a_model_without_anomaly_data_has_only_the_score_signatures(toy):
   assert set(_signature_defs(toy["scorer"])) == {"serving_default", "score",
                                                  "__saved_model_init_op"}
   assert set(_signature_defs(toy["sampler"])) == {"serving_default", "generate", "sample",
-                                                  "__saved_model_init_op"}
+                                                  "sample_paper", "__saved_model_init_op"}
 
 
 def test_data_scale_hooks_apply_to_inputs_and_outputs(tmp_path):
@@ -455,3 +460,22 @@ def test_committed_serving_config_names_both_models():
     config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
   models = {c.name: c.base_path for c in config.model_config_list.config}
   assert models == {"sampler": "/models/engan/sampler", "scorer": "/models/engan/scorer"}
+
+
+def test_sample_targets_the_latent_prior_and_sample_paper_the_paper(tmp_path):
+  # With E constant, U = E(G(z)) is flat: the paper's chains random-walk around their start,
+  # while the prior's U = const + |z|^2 / 2 pulls them to N(0, I) (alpha 0.1, 100 steps:
+  # the start's mean is damped by 0.9^100).
+  model = model_lib.EnGAN(*networks.build_networks("kdd", (3,), 2, dim=8), latent_dim=2)
+  for weight in model.energy.weights:
+    weight.assign(tf.zeros_like(weight))
+  source = data_lib.DataSource("flat", "toy", (3,), train_dataset=None)
+  sampler = tf.saved_model.load(export_lib.export_model(model, source, str(tmp_path), 1)["sampler"])
+  z = tf.fill([512, 2], 8.0)
+  args = dict(z=z, mcmc_steps=tf.constant(100), step_size=tf.constant(0.1))
+  with_prior = sampler.signatures["sample"](**args)["z"].numpy()
+  paper = sampler.signatures["sample_paper"](**args)["z"].numpy()
+  assert np.all(np.abs(with_prior.mean(axis=0)) < 0.3), with_prior.mean(axis=0)
+  np.testing.assert_allclose(with_prior.std(axis=0), 1.0, atol=0.15)
+  np.testing.assert_allclose(paper.mean(axis=0), 8.0, atol=0.6)
+  np.testing.assert_allclose(paper.std(axis=0), np.sqrt(2 * 0.1 * 100), rtol=0.15)

@@ -1,6 +1,7 @@
 """Tests of engan_tf.mcmc: the step-size mapping, exactness on Gaussian targets, adaptation,
 MALA inside (distributed) training, on a trained toy model, and the sample.py CLI."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import tensorflow as tf
 from engan_tf import mcmc
 from engan_tf import training
 from engan_tf.metrics import toy as toy_metrics
+from engan_tf.tools import sample as sample_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -229,6 +231,8 @@ def test_sample_cli(toy_model_dir, tmp_path):
   assert samples.shape == (500, 2) and latents.shape == (500, 2)
   assert np.all(np.isfinite(samples))
   assert (out / "samples.png").stat().st_size > 1000
+  # The default target: the latent prior in latent space (as the exported `sample`).
+  assert json.loads((out / "stats.json").read_text())["prior"] == "gaussian"
 
   data_out = tmp_path / "data"
   proc = subprocess.run(cmd[:-2] + [f"--output_dir={data_out}", "--space=data"],
@@ -236,7 +240,16 @@ def test_sample_cli(toy_model_dir, tmp_path):
   assert proc.returncode == 0, proc.stderr
   assert np.load(data_out / "samples.npy").shape == (500, 2)
   assert not (data_out / "latents.npy").exists()
+  assert json.loads((data_out / "stats.json").read_text())["prior"] == "none"
 
   bad = subprocess.run(cmd[:2] + [f"--model_dir={tmp_path / 'missing'}"], capture_output=True,
                        text=True, env=env, timeout=120)
   assert bad.returncode != 0 and "config.json not found" in bad.stderr
+
+
+def test_sample_options_resolve_the_prior():
+  assert sample_tool.SampleOptions(model_dir="m").latent_prior == "gaussian"
+  assert sample_tool.SampleOptions(model_dir="m", prior="none").latent_prior == "none"
+  assert sample_tool.SampleOptions(model_dir="m", space="data").latent_prior == "none"
+  with pytest.raises(ValueError, match="--prior=gaussian applies to --space=latent only"):
+    sample_tool.SampleOptions(model_dir="m", space="data", prior="gaussian").validate()

@@ -5,8 +5,8 @@
   python sample.py --model_dir=runs/mnist --num_samples=64 --adapt_step_size=100
   engan-sample --model_dir=gs://bucket/runs/25gaussians              # the same, installed
 
-Latent space: z_0 ~ N(0, I), then --mcmc_steps MALA steps on U(z) = E(G(z)) / T
-(+ |z|^2 / 2 with --prior=gaussian), samples = G(z_K). Data space: x_0 = G(z_0), then MALA
+Latent space: z_0 ~ N(0, I), then --mcmc_steps MALA steps on U(z) = E(G(z)) / T + |z|^2 / 2
+(the latent prior; --prior=none: the paper's U = E(G(z)) / T), samples = G(z_K). Data space: x_0 = G(z_0), then MALA
 on U(x) = E(x) / T. --adapt_step_size=N first runs N burn-in steps that tune alpha towards
 --target_accept (tfp dual averaging), then samples with that alpha fixed.
 
@@ -45,8 +45,10 @@ class SampleOptions:
                             "(proposal z - alpha grad U + sqrt(2 alpha) eps); the initial one "
                             "with --adapt_step_size.")
   space: str = option("latent", "Where the chains run.", choices=("latent", "data"))
-  prior: str = option("none", "Latent space: 'gaussian' adds |z|^2/2 (the N(0, I) prior) to "
-                      "E(G(z)).", choices=("none", "gaussian"))
+  prior: Optional[str] = option(
+      None, "Latent space: 'gaussian' adds |z|^2/2 (the N(0, I) prior) to E(G(z)), 'none' is the "
+      "paper's U = E(G(z)). Default: gaussian in latent space (it measured best, as the "
+      "exported `sample` signature), none in data space.", choices=("none", "gaussian"))
   temperature: float = option(1.0, "Target exp(-E / temperature).")
   adapt_step_size: int = option(0, "Burn-in steps that adapt alpha towards --target_accept "
                                 "before sampling (0: alpha fixed at --step_size).")
@@ -71,8 +73,13 @@ class SampleOptions:
         raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}")
     if not 0 < self.target_accept < 1:
       raise ValueError(f"--target_accept must be in (0, 1), got {self.target_accept}")
-    if self.space == "data" and self.prior != "none":
-      raise ValueError("--prior applies to --space=latent only")
+    if self.space == "data" and self.prior == "gaussian":
+      raise ValueError("--prior=gaussian applies to --space=latent only")
+
+  @property
+  def latent_prior(self):
+    """The prior the chains use: --prior, else gaussian in latent space and none in data."""
+    return self.prior or ("gaussian" if self.space == "latent" else "none")
 
 
 def define_flags():
@@ -144,7 +151,7 @@ def sample(options):
   if o.adapt_step_size:
     burn = mcmc.adapt_step_size(model.energy, state, o.adapt_step_size, alpha,
                                 generator_fn=generator_fn, temperature=o.temperature,
-                                prior=o.prior, target_accept_prob=o.target_accept,
+                                prior=o.latent_prior, target_accept_prob=o.target_accept,
                                 seed=tf.constant([o.seed, 1]))
     state, alpha = burn.state, float(burn.step_size.numpy())
     progress.update(o.adapt_step_size, [("alpha", alpha)])
@@ -156,7 +163,7 @@ def sample(options):
     seed = tf.constant([o.seed, 2 + chunk])
     if latent:
       result = mcmc.latent_mala(model.energy, model.generator, state, steps, alpha,
-                                temperature=o.temperature, prior=o.prior, seed=seed)
+                                temperature=o.temperature, prior=o.latent_prior, seed=seed)
       state = result.z
     else:
       result = mcmc.data_mala(model.energy, state, steps, alpha,
@@ -180,7 +187,8 @@ def sample(options):
 
   stats = {"space": o.space, "num_samples": o.num_samples, "mcmc_steps": o.mcmc_steps,
            "adapt_steps": o.adapt_step_size, "step_size": alpha,
-           "temperature": o.temperature, "prior": o.prior, "mean_acceptance_rate": acceptance}
+           "temperature": o.temperature, "prior": o.latent_prior,
+           "mean_acceptance_rate": acceptance}
   if o.adapt_step_size:
     stats["adaptation_acceptance_rate"] = float(burn.acceptance_rate.numpy().mean())
   before, after = _toy_stats(source, x0), _toy_stats(source, samples)
