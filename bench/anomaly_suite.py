@@ -507,6 +507,7 @@ class EnganDetector:
     self.params = dict(params or {})
     self.higher_is_normal = higher_is_normal
     self.n_train_used = None
+    self.model = None
     self._tmp = None
 
   @staticmethod
@@ -530,6 +531,7 @@ class EnganDetector:
     self.n_train_used = len(x)
     model = cls(**params)
     model.fit(x)
+    self.model = model  # the fitted estimator (bench/recipe_selection.py reads both scores)
     sign = -1.0 if self.higher_is_normal else 1.0
     return lambda q: sign * np.asarray(model.score_samples(q), np.float64).ravel()
 
