@@ -75,6 +75,10 @@ CANDIDATES = {
     "ema_short_swish": {"ema_decay": 0.99, "networks": "kdd_swish_energy"},
     # Narrower networks (64 units everywhere) for tables of a few hundred rows.
     "ema_short_dim64": {"ema_decay": 0.99, "dim": 64},
+    # Round 2 (after round 1's criterion: a weaker penalty and the swish trunk led).
+    "ema_short_lambda0.001": {"ema_decay": 0.99, "lambda_penalty": 0.001},
+    "ema_short_swish_lambda0.01": {"ema_decay": 0.99, "networks": "kdd_swish_energy",
+                                   "lambda_penalty": 0.01},
     # Three times the training (3,000 generator steps; average of the last ~300).
     "ema_short_3000": {"ema_decay": 0.997, "train_steps": 3000},
 }
