@@ -37,6 +37,10 @@ earlier recipe's, not compared:
                  at lambda 0.1).
   eval_every     0: one evaluation at the end (selection needs --select_metric)
 
+On the suite's labelled test sets (measured once, for the record) this recipe is not better
+than the earlier one: the label-free criterion does not predict the held-out-class AUROC
+(BUILD_NOTES.md, same section).
+
 Example:
   >>> tabular(n_train=4_000, n_features=31)["batch_size"]
   256
