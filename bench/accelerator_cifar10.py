@@ -30,9 +30,11 @@ only the working tree, at most 64 MiB with the carried paths) with the float16 c
 converted weights (41 MB; fid_inception.half) and the slice (14 MB), and prints the size
 that would travel.
 
-Budget on one H200 (16 cores), default arguments: about 20 s of start-up, 5 min of training
-(XLA compilation included: the deadline counts from the callback's construction), ~15 s of
-final checkpoint and evaluation, ~1 min for the FID of 10,000 + 4,000 images: under 9 min.
+Budget on one H200 (16 cores), default arguments, estimated (not yet run on one): about
+20 s of start-up, 5 min of training (XLA compilation included: the deadline counts from
+the callback's construction), ~15 s of final checkpoint and evaluation, ~1 min for the FID
+of 10,000 + 4,000 images: about 7 min, under the 9 allowed. The H200 image this workplace
+lends has no TensorFlow (PyTorch and JAX only): there the pre-flight stops it (exit 3).
 """
 
 import argparse

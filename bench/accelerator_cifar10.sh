@@ -11,8 +11,8 @@
 #   bench/accelerator_cifar10.sh --minutes=1 --num_samples=500 --num_real=500   # CPU check
 #   bench/accelerator_cifar10.sh --output=$OUT/accel.json -- --steps_per_execution=10
 #
-# Defaults finish inside 9 minutes on one H200 (16 cores). PYTHON picks the interpreter
-# (default python3).
+# Defaults are budgeted to finish inside 9 minutes on one H200 (16 cores; an estimate, not
+# yet run on one). PYTHON picks the interpreter (default python3).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
