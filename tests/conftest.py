@@ -14,13 +14,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-# Two logical CPUs, so MirroredStrategy tests have two replicas on a CPU-only machine.
-# This must happen before TensorFlow initialises its devices.
-_cpus = tf.config.list_physical_devices("CPU")
-tf.config.set_logical_device_configuration(
-    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+def pytest_collection_finish(session):
+  """Two logical CPUs, so MirroredStrategy tests have two replicas on a CPU-only machine.
+
+  After collection, before any test runs: TensorFlow's devices are not initialised yet
+  (test modules only import it). A session whose tests never import TensorFlow (the
+  tiny ones tests/test_ci.py runs beside this file) does not pay its import.
+  """
+  del session
+  tf = sys.modules.get("tensorflow")
+  if tf is not None:
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
 def _in_ci():

@@ -26,7 +26,8 @@ def test_importing_the_package_loads_no_tensorflow():
 
 def test_train_load_export_in_three_lines(tmp_path):
   engan_tf.train(dataset="8gaussians", model_dir=str(tmp_path / "run"), dim=8, batch_size=16,
-                 train_steps=4, steps_per_epoch=2, eval_every=0, verbose=0, jit_compile=False)
+                 train_steps=4, steps_per_epoch=2, eval_every=0, verbose=0, jit_compile=False,
+                 n_critic=1)
   model = engan_tf.load(str(tmp_path / "run"))
   paths = engan_tf.export(str(tmp_path / "run"), str(tmp_path / "exported"))
   assert model.config.train_steps == 4 and model.sample(5).shape == (5, 2)

@@ -28,6 +28,8 @@ from engan_tf import rundir
 from engan_tf import training
 from engan_tf.data import tabular
 
+import concurrent_runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP = 7  # the toy checkpoint's generator step: the default version
 
@@ -41,7 +43,7 @@ _TF_ONLY_RUNNER = textwrap.dedent("""
 
     job = json.load(open(sys.argv[1]))
     arrays = np.load(sys.argv[2], allow_pickle=False)
-    outputs, errors = {}, []
+    outputs, errors = {}, [None] * len(job["bad"])  # errors in the order of job["bad"]
 
     def session_run(sess, signature, inputs, checked=True):
       feeds = {signature.inputs[k].name: arrays[v] for k, v in inputs.items()}
@@ -69,9 +71,8 @@ _TF_ONLY_RUNNER = textwrap.dedent("""
             signature = meta_graph.signature_def[call["signature"]]
             try:
               session_run(sess, signature, call["inputs"], checked=False)
-              errors.append(None)
             except tf.errors.OpError as e:
-              errors.append(e.message)
+              errors[i] = e.message
       loaded = tf.saved_model.load(path)
       for i, call in enumerate(job["calls"]):
         if call["path"] == path:
@@ -189,9 +190,8 @@ _TOY_BAD = [
 ]
 
 
-@pytest.fixture(scope="module")
-def toy_served(toy, tmp_path_factory):
-  """The toy SavedModels' outputs and errors in one TensorFlow-only process."""
+def _toy_job(toy):
+  """(calls, bad calls, arrays) of the toy SavedModels."""
   calls = [
       dict(path=toy["sampler"], signature="serving_default", inputs={"z": "z"}),
       dict(path=toy["sampler"], signature="generate", inputs={"z": "z"}),
@@ -205,7 +205,38 @@ def toy_served(toy, tmp_path_factory):
   ]
   bad = [dict(path=toy[name], signature=signature, inputs=inputs)
          for name, signature, inputs, _ in _TOY_BAD]
-  return run_tf_only(tmp_path_factory.mktemp("served"), calls, bad, arrays=_TOY_ARRAYS)
+  return calls, bad, _TOY_ARRAYS
+
+
+@pytest.fixture(scope="module")
+def served(toy, tabular_export, tmp_path_factory):
+  """{"toy": (outputs, report), "tabular": (outputs, report)}: both models' signature calls
+  in one TensorFlow-only process (one start-up), each job's calls and bad calls numbered
+  from 0 as it lists them."""
+  jobs = {"toy": _toy_job(toy), "tabular": tabular_export["job"]}
+  calls, bad, arrays, offsets = [], [], {}, {}
+  for name, (job_calls, job_bad, job_arrays) in jobs.items():
+    offsets[name] = (len(calls), len(job_calls), len(bad), len(job_bad))
+    key = lambda k, name=name: f"{name}.{k}"  # each job's arrays under its own names
+    calls += [dict(c, inputs={i: key(k) for i, k in c["inputs"].items()}) for c in job_calls]
+    bad += [dict(c, inputs={i: key(k) for i, k in c["inputs"].items()}) for c in job_bad]
+    arrays.update({key(k): v for k, v in job_arrays.items()})
+  out, report = run_tf_only(tmp_path_factory.mktemp("served"), calls, bad, arrays=arrays)
+  results = {}
+  for name, (first, n_calls, first_bad, n_bad) in offsets.items():
+    job_out = {}
+    for mode in ("session", "tf2"):
+      for i in range(n_calls):
+        prefix = f"{mode}/{first + i}/"
+        job_out.update({f"{mode}/{i}/{k[len(prefix):]}": v for k, v in out.items()
+                        if k.startswith(prefix)})
+    results[name] = (job_out, dict(report, errors=report["errors"][first_bad:first_bad + n_bad]))
+  return results
+
+
+@pytest.fixture(scope="module")
+def toy_served(served):
+  return served["toy"]
 
 
 def test_toy_signatures_in_a_tensorflow_only_process(toy, toy_served):
@@ -246,19 +277,18 @@ def test_bad_inputs_fail_with_a_clear_message(toy, toy_served):
 
 def test_saved_model_cli_show_and_run(toy, tmp_path):
   cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-  show = subprocess.run(cli + ["show", "--all", "--dir", toy["sampler"]], capture_output=True,
-                        text=True, env=_quiet_env(), timeout=120)
+  x = np.array([[0.5, -1.0], [2.0, 2.0]], np.float32)
+  np.save(tmp_path / "x.npy", x)
+  show, run = concurrent_runs.run_all(
+      [cli + ["show", "--all", "--dir", toy["sampler"]],
+       cli + ["run", "--dir", toy["scorer"], "--tag_set", "serve", "--signature_def",
+              "serving_default", "--inputs", f"x={tmp_path / 'x.npy'}", "--outdir",
+              str(tmp_path)]], timeout=120, env=_quiet_env())
   assert show.returncode == 0, show.stderr[-2000:]
   for needle in ("signature_def['serving_default']", "signature_def['sample']",
                  "inputs['mcmc_steps'] tensor_info:", "dtype: DT_INT32",
                  "outputs['acceptance_rate'] tensor_info:", "shape: (-1, 2)"):
     assert needle in show.stdout, needle
-  x = np.array([[0.5, -1.0], [2.0, 2.0]], np.float32)
-  np.save(tmp_path / "x.npy", x)
-  run = subprocess.run(cli + ["run", "--dir", toy["scorer"], "--tag_set", "serve",
-                              "--signature_def", "serving_default", "--inputs",
-                              f"x={tmp_path / 'x.npy'}", "--outdir", str(tmp_path)],
-                       capture_output=True, text=True, env=_quiet_env(), timeout=120)
   assert run.returncode == 0, run.stderr[-2000:]
   energy = np.load(tmp_path / "energy.npy")
   np.testing.assert_allclose(energy, toy["model"].energy(x).numpy(), atol=1e-5)
@@ -345,13 +375,16 @@ def _tabular_source_and_model():
   return model, source, features
 
 
-def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
+@pytest.fixture(scope="module")
+def tabular_export(tmp_path_factory):
+  """The hand-made tabular model exported with a threshold, and the calls its test makes."""
   model, source, fit_features = _tabular_source_and_model()
   _, fit_score_norm = losses.energy_and_score_norm(model.energy, fit_features)
   threshold = float(np.quantile(fit_score_norm.numpy(), 0.8))
   thresholds = rundir.AnomalyThresholds(step=2, thresholds={"score_norm": threshold,
                                                             "energy": 0.0})
-  paths = export_lib.export_model(model, source, str(tmp_path / "exported"), 2, thresholds)
+  paths = export_lib.export_model(model, source, str(tmp_path_factory.mktemp("tabular")
+                                                     / "exported"), 2, thresholds)
   scorer = paths["scorer"]
 
   # Spaces around a category (stripped, as training does), a NaN feature (fails closed) and
@@ -376,7 +409,14 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tmp_path):
          dict(path=scorer, signature="score_records",
               inputs=dict(record_inputs, protocol="bytes_as_float")),
          dict(path=scorer, signature="score_records", inputs=dict(record_inputs, duration="column_2d"))]
-  out, report = run_tf_only(tmp_path / "run", calls, bad, arrays=arrays)
+  return dict(model=model, source=source, threshold=threshold, scorer=scorer,
+              features=features, nonfinite=nonfinite, job=(calls, bad, arrays))
+
+
+def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tabular_export, served):
+  model, threshold, scorer, features, nonfinite = (
+      tabular_export[k] for k in ("model", "threshold", "scorer", "features", "nonfinite"))
+  out, report = served["tabular"]
 
   energy, score_norm = (t.numpy() for t in losses.energy_and_score_norm(model.energy, features))
   with tf.GradientTape() as tape:

@@ -137,21 +137,28 @@ def test_fid_command_end_to_end_with_random_weights(tmp_path, random_model):
   np.save(tmp_path / "b.npy", b)
   env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
              TF_CPP_MIN_LOG_LEVEL="2")
-  run = subprocess.run(
+  command = subprocess.Popen(
       [sys.executable, "-m", "engan_tf.metrics.inception", "fid", "--fid_weights=random",
        f"--real={tmp_path / 'a.npz'}", f"--fake={tmp_path / 'b.npy'}"],
-      capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
-  assert run.returncode == 0, run.stderr[-2000:]
-  result = json.loads(run.stdout.strip().splitlines()[-1])
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))
+  try:  # the references here, while the command runs (it has its own process)
+    # The same number from the features directly (the random init is seeded, hence shared),
+    # by frechet_distance of the statistics (the command takes the n < d route).
+    stats = [inception.gaussian_statistics(fid_inception.features(random_model, x))
+             for x in (a, b)]
+    direct = inception.frechet_distance(*stats[0], *stats[1])
+    # FID(A, A) ~ 0 (same images from .npz and .npy), next to FID(A, B).
+    same = inception.fid_of_files(str(tmp_path / "a.npz"), str(tmp_path / "a.npy"),
+                                  model=random_model)
+    stdout, stderr = command.communicate(timeout=300)
+  finally:
+    if command.poll() is None:
+      command.kill()
+      command.wait()
+  assert command.returncode == 0, stderr[-2000:]
+  result = json.loads(stdout.strip().splitlines()[-1])
   assert result["n_real"] == len(a) and result["n_fake"] == len(b)
-  # The same number from the features directly (the random init is seeded, hence shared),
-  # by frechet_distance of the statistics (the command takes the n < d route).
-  stats = [inception.gaussian_statistics(fid_inception.features(random_model, x)) for x in (a, b)]
-  direct = inception.frechet_distance(*stats[0], *stats[1])
   assert result["fid"] > 0 and result["fid"] == pytest.approx(direct, rel=1e-4)
-  # FID(A, A) ~ 0 (same images from .npz and .npy), next to FID(A, B).
-  same = inception.fid_of_files(str(tmp_path / "a.npz"), str(tmp_path / "a.npy"),
-                                model=random_model)
   assert same["n_real"] == same["n_fake"] == len(a)
   assert abs(same["fid"]) < 1e-6 * result["fid"]
   with pytest.raises(ValueError, match="uint8"):

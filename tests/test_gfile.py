@@ -19,7 +19,7 @@ def ram_model_dir():
   model_dir = "ram://test_gfile/run"
   training.train(TrainConfig(dataset="8gaussians", model_dir=model_dir, dim=8, batch_size=16,
                              train_steps=4, steps_per_epoch=2, eval_every=0, verbose=0,
-                             jit_compile=False))
+                             jit_compile=False, n_critic=1))
   return model_dir
 
 

@@ -111,7 +111,7 @@ def test_cifar10_slice_trains_and_scores(data_dir, tmp_path):
   config = training.TrainConfig(dataset="cifar10", data_dir=data_dir, model_dir=str(tmp_path),
                                 dim=4, latent_dim=16, train_steps=4, steps_per_epoch=2,
                                 batch_size=8, lambda_penalty=10.0, eval_every=1,
-                                jit_compile=False, verbose=0)
+                                n_critic=2, jit_compile=False, verbose=0)
   summary = training.train(config)
   assert summary["step"] == 4
   png = tf.io.decode_png(tf.io.read_file(str(tmp_path / "samples.png"))).numpy()

@@ -108,12 +108,19 @@ def test_features_match_an_independent_one_hot_and_min_max(raw, source):
                              rtol=1e-5, atol=2e-6)
 
 
-def test_short_training_run_beats_a_random_scorer(source, tmp_path):
+@pytest.fixture(scope="module")
+def trained(source, tmp_path_factory):
+  """A model fit for 300 steps on the training half (what the two tests below read)."""
   config = build.resolve(training.TrainConfig(
-      dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, lambda_penalty=1e5,
-      batch_size=256, jit_compile=False, verbose=0), source)
+      dataset="kddcup99", model_dir=str(tmp_path_factory.mktemp("kdd")), n_critic=1,
+      lambda_penalty=1e5, batch_size=256, jit_compile=False, verbose=0), source)
   model = build.build_model(config, source)
   model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=300, epochs=1, verbose=0)
+  return model
+
+
+def test_short_training_run_beats_a_random_scorer(source, trained, tmp_path):
+  model = trained
   metrics = anomaly.evaluate(model.energy, source.anomaly)
   random_scores = np.random.RandomState(0).rand(len(source.anomaly.y_test))
   random_f1 = anomaly.metrics.at_share(source.anomaly.y_test, random_scores, 0.2)["f1"]
@@ -137,15 +144,11 @@ def test_short_training_run_beats_a_random_scorer(source, tmp_path):
   assert run.load_thresholds() == thresholds
 
 
-def test_exported_scorer_takes_raw_kdd_records(raw, source, tmp_path):
+def test_exported_scorer_takes_raw_kdd_records(raw, source, trained, tmp_path):
   """The fitted one-hot/min-max layers and the threshold travel inside the SavedModel."""
   from engan_tf import serving as export  # pylint: disable=g-import-not-at-top
-  config = build.resolve(training.TrainConfig(
-      dataset="kddcup99", model_dir=str(tmp_path), n_critic=1, batch_size=256,
-      jit_compile=False, verbose=0), source)
-  model = build.build_model(config, source)
-  model.fit(source.train_dataset(256, 1, 0), steps_per_epoch=20, epochs=1, verbose=0)
-  thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, step=20)
+  model = trained  # only read: exported to tmp_path
+  thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, step=300)
   paths = export.export_model(model, source, str(tmp_path / "export"), version=1,
                               thresholds=thresholds)
   scorer = tf.saved_model.load(paths["scorer"])

@@ -3,7 +3,6 @@ MALA inside (distributed) training, on a trained toy model, and the sample.py CL
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -14,6 +13,8 @@ from engan_tf import mcmc
 from engan_tf import training
 from engan_tf.metrics import toy as toy_metrics
 from engan_tf.tools import sample as sample_tool
+
+import concurrent_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -223,10 +224,14 @@ def test_sample_cli(toy_model_dir, tmp_path):
   cmd = [sys.executable, os.path.join(ROOT, "sample.py"), f"--model_dir={toy_model_dir}",
          "--num_samples=500", "--mcmc_steps=12", "--step_size=0.01", "--adapt_step_size=10",
          "--chunk_steps=8", f"--output_dir={out}", "--seed=3"]
+  data_out = tmp_path / "data"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-  assert proc.returncode == 0, proc.stderr
-  assert "mean acceptance rate" in proc.stdout
+  latent, data_space, bad = concurrent_runs.run_all(
+      [cmd, cmd[:-2] + [f"--output_dir={data_out}", "--space=data"],
+       cmd[:2] + [f"--model_dir={tmp_path / 'missing'}"]], timeout=300, env=env)
+
+  assert latent.returncode == 0, latent.stderr
+  assert "mean acceptance rate" in latent.stdout
   samples, latents = np.load(out / "samples.npy"), np.load(out / "latents.npy")
   assert samples.shape == (500, 2) and latents.shape == (500, 2)
   assert np.all(np.isfinite(samples))
@@ -234,16 +239,11 @@ def test_sample_cli(toy_model_dir, tmp_path):
   # The default target: the latent prior in latent space (as the exported `sample`).
   assert json.loads((out / "stats.json").read_text())["prior"] == "gaussian"
 
-  data_out = tmp_path / "data"
-  proc = subprocess.run(cmd[:-2] + [f"--output_dir={data_out}", "--space=data"],
-                        capture_output=True, text=True, env=env, timeout=300)
-  assert proc.returncode == 0, proc.stderr
+  assert data_space.returncode == 0, data_space.stderr
   assert np.load(data_out / "samples.npy").shape == (500, 2)
   assert not (data_out / "latents.npy").exists()
   assert json.loads((data_out / "stats.json").read_text())["prior"] == "none"
 
-  bad = subprocess.run(cmd[:2] + [f"--model_dir={tmp_path / 'missing'}"], capture_output=True,
-                       text=True, env=env, timeout=120)
   assert bad.returncode != 0 and "config.json not found" in bad.stderr
 
 

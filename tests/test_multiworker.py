@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import test_training
@@ -24,17 +25,24 @@ def _free_ports(n):
   return ports
 
 
-def _run_two_workers(mode, arg, tmp_path):
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+  """Both workers' weights after the SGD step and after training (multiworker_main.py):
+  {"sgd": [worker 0's, worker 1's], "train": [...], "model_dir": ...}."""
+  root = tmp_path_factory.mktemp("multiworker")
+  np.savez(root / "batch.npz", **test_training._noise_as_data(batch=8))
+  model_dir = str(root / "run")
   ports = _free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   procs, outs = [], []
   for index in range(2):
-    out = str(tmp_path / f"worker{index}.npz")
+    out = {name: str(root / f"{name}{index}.npz") for name in ("sgd", "train")}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
     procs.append(subprocess.Popen([sys.executable, os.path.join(HERE, "multiworker_main.py"),
-                                   mode, arg, out], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True))
+                                   str(root / "batch.npz"), out["sgd"], model_dir, out["train"]],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True))
     outs.append(out)
   for proc in procs:
     try:
@@ -44,12 +52,13 @@ def _run_two_workers(mode, arg, tmp_path):
         p.kill()
       raise
     assert proc.returncode == 0, err[-3000:]
-  return [list(np.load(o).values()) for o in outs]
+  return {name: [list(np.load(out[name]).values()) for out in outs] for name in ("sgd", "train")
+          } | {"model_dir": model_dir}
 
 
-def test_two_workers_train_in_lockstep_and_only_the_chief_keeps_files(tmp_path):
-  model_dir = str(tmp_path / "run")
-  w0, w1 = _run_two_workers("train", model_dir, tmp_path)
+def test_two_workers_train_in_lockstep_and_only_the_chief_keeps_files(two_workers):
+  model_dir = two_workers["model_dir"]
+  w0, w1 = two_workers["train"]
   for a, b in zip(w0, w1):
     np.testing.assert_array_equal(a, b)  # synchronous training: identical replicas
   latest = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
@@ -58,10 +67,9 @@ def test_two_workers_train_in_lockstep_and_only_the_chief_keeps_files(tmp_path):
   assert os.path.exists(os.path.join(model_dir, "final_eval.json"))
 
 
-def test_two_worker_sgd_step_equals_one_step_on_the_concatenated_batch(tmp_path):
+def test_two_worker_sgd_step_equals_one_step_on_the_concatenated_batch(two_workers):
   batch = test_training._noise_as_data(batch=8)
-  np.savez(tmp_path / "batch.npz", **batch)
-  w0, _ = _run_two_workers("sgd_step", str(tmp_path / "batch.npz"), tmp_path)
+  w0, _ = two_workers["sgd"]
 
   single = test_training._sgd_model()
   initial = test_training._weights(single)

@@ -131,8 +131,6 @@ def test_validation_share_must_be_a_fraction(tmp_path):
 
 
 def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
-  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
-  from engan_tf import serving as export  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
   path = _write(tmp_path, _table(400))
   config = training.TrainConfig(
@@ -142,6 +140,32 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
                            categorical_columns=["proto", "flag"], validation_share=0.25),
       select_metric="score_norm/val_auroc_shuffled")
   summary = training.train(config)
+  # The command line: evaluate.py --checkpoint=selected writes its own file. Started now, it
+  # runs beside the checks below (it only reads the model_dir and adds its own file).
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  evaluate = subprocess.Popen([sys.executable, os.path.join(root, "evaluate.py"),
+                               f"--model_dir={config.model_dir}", "--checkpoint=selected"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+  try:
+    _check_the_selected_model(config, summary, tmp_path)
+    out, err = evaluate.communicate(timeout=300)
+  finally:
+    if evaluate.poll() is None:
+      evaluate.kill()
+      evaluate.wait()
+  assert evaluate.returncode == 0, err[-2000:]
+  assert f"wrote {config.model_dir}/evaluate_selected.json" in out
+  with open(os.path.join(config.model_dir, "evaluate_selected.json")) as f:
+    record = json.load(f)
+  selected = rundir.RunDir(config.model_dir).load_selected()
+  assert (record["step"], record["checkpoint"]) == (selected["step"], "selected")
+  assert record["score_norm/f1"] == pytest.approx(selected["metrics"]["score_norm/f1"])
+
+
+def _check_the_selected_model(config, summary, tmp_path):
+  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
+  from engan_tf import serving as export  # pylint: disable=g-import-not-at-top
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
   # The label-free criterion against scikit-learn's AUROC of the final model's scores.
   from sklearn import metrics as sk_metrics  # pylint: disable=g-import-not-at-top
   final = training.restore(config.model_dir)
@@ -160,13 +184,3 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
   assert restored.thresholds == refit
   paths = export.export(config.model_dir, str(tmp_path / "export"), checkpoint="selected")
   assert paths["scorer"].endswith(f"/{selected['step']}")
-  # The command line: evaluate.py --checkpoint=selected writes its own file.
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  out = subprocess.run([sys.executable, os.path.join(root, "evaluate.py"),
-                        f"--model_dir={config.model_dir}", "--checkpoint=selected"],
-                       capture_output=True, text=True, check=True, cwd=root).stdout
-  assert f"wrote {config.model_dir}/evaluate_selected.json" in out
-  with open(os.path.join(config.model_dir, "evaluate_selected.json")) as f:
-    record = json.load(f)
-  assert (record["step"], record["checkpoint"]) == (selected["step"], "selected")
-  assert record["score_norm/f1"] == pytest.approx(selected["metrics"]["score_norm/f1"])

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,16 +90,34 @@ def test_critic_steps_use_fresh_minibatches_and_the_counters_advance():
 
 
 def _config(tmp_path, **overrides):
+  # Tracing the train step costs most of a short run, and it grows with n_critic (the
+  # critic loop is unrolled); XLA compilation adds more. The toy run below, the kill test
+  # and the mirrored tests keep the defaults' paths.
   values = dict(dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32,
-                batch_size=64, train_steps=20, steps_per_epoch=10, eval_every=0, verbose=0)
+                batch_size=64, train_steps=20, steps_per_epoch=10, eval_every=0, verbose=0,
+                n_critic=2, jit_compile=False)
   values.update(overrides)
   return training.TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+  """A run of _config trained to step 10 (checkpoints at 5 and 10), shared read-only."""
+  config = _config(tmp_path_factory.mktemp("trained"), train_steps=10, steps_per_epoch=5)
+  training.train(config)
+  return config
+
+
+def _copy_of(trained_run, tmp_path):
+  """The shared run copied to tmp_path/run (the _config default), for a test to change."""
+  shutil.copytree(trained_run.model_dir, tmp_path / "run")
+  return dataclasses.replace(trained_run, model_dir=str(tmp_path / "run"))
 
 
 def test_a_short_toy_run_separates_real_from_fake_and_covers_more_modes(tmp_path):
   # 8gaussians: its well-separated modes are found within a short CPU budget.
   config = _config(tmp_path, dataset="8gaussians", dim=128, batch_size=128, train_steps=400,
-                   steps_per_epoch=200, learning_rate=1e-3)
+                   steps_per_epoch=200, learning_rate=1e-3, n_critic=5, jit_compile=True)
   source = data.load_dataset("8gaussians")
   resolved = build.resolve(config, source)
   keras.utils.set_random_seed(0)
@@ -117,24 +136,27 @@ def test_a_short_toy_run_separates_real_from_fake_and_covers_more_modes(tmp_path
   assert tf.io.gfile.glob(os.path.join(config.model_dir, "tensorboard", "events.*"))
 
 
-def test_resume_continues_the_step_counter(tmp_path):
-  training.train(_config(tmp_path, train_steps=20))
-  summary = training.train(_config(tmp_path, train_steps=30))
+def test_resume_continues_the_step_counter(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)  # at step 10
+  summary = training.train(dataclasses.replace(config, train_steps=30))
   assert summary["step"] == 30
   model = training.restore(str(tmp_path / "run")).model
   assert int(model.g_optimizer.iterations.numpy()) == 30
-  assert int(model.e_optimizer.iterations.numpy()) == 30 * 5
+  assert int(model.e_optimizer.iterations.numpy()) == 30 * config.n_critic
 
 
-def test_energy_learning_rate_sets_e_s_adam_only_and_wins_on_resume(tmp_path):
-  training.train(_config(tmp_path, train_steps=10, learning_rate=1e-3,
-                         energy_learning_rate=1e-5))
+def test_energy_learning_rate_sets_e_s_adam_only_and_wins_on_resume(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)  # at step 10, trained with one learning rate
+  training.train(dataclasses.replace(config, train_steps=20, learning_rate=1e-3,
+                                     energy_learning_rate=1e-5))
   model = training.restore(str(tmp_path / "run")).model
   assert float(model.e_optimizer.learning_rate.numpy()) == pytest.approx(1e-5)
   assert float(model.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
   assert float(model.t_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
-  # Resumed without the flag, E goes back to --learning_rate (the command line wins).
-  summary = training.train(_config(tmp_path, train_steps=20, learning_rate=1e-3))
+  # Resumed without the flag, E goes back to --learning_rate (the command line wins); the
+  # run is already at its --train_steps, so nothing trains, but the rates are set.
+  summary = training.train(dataclasses.replace(config, train_steps=20, learning_rate=1e-3))
+  assert summary["step"] == 20
   assert float(summary["model"].e_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
   with pytest.raises(ValueError, match="--energy_learning_rate must be > 0"):
     training.train(_config(tmp_path, energy_learning_rate=0.0))
@@ -173,9 +195,11 @@ def test_select_metric_keeps_the_best_evaluated_model(tmp_path):
   assert again["log_likelihood"] == pytest.approx(best["log_likelihood"], abs=1e-5)
 
 
-def test_select_metric_errors_name_what_to_do(tmp_path):
+def test_select_metric_errors_name_what_to_do(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)
+  # Already at --train_steps: the final evaluation is the first to select.
   with pytest.raises(ValueError, match="choose one of: .*log_likelihood"):
-    training.train(_config(tmp_path, train_steps=10, eval_every=1, select_metric="nope"))
+    training.train(dataclasses.replace(config, eval_every=1, select_metric="nope"))
   with pytest.raises(ValueError, match="--validation_share"):
     training.train(_config(tmp_path, model_dir=str(tmp_path / "b"),
                            select_metric="score_norm/val_auroc_shuffled"))
@@ -183,15 +207,15 @@ def test_select_metric_errors_name_what_to_do(tmp_path):
     training.restore(str(tmp_path / "run"), checkpoint="selected")
 
 
-def test_a_model_dir_keeps_its_architecture(tmp_path):
-  training.train(_config(tmp_path, train_steps=10))
+def test_a_model_dir_keeps_its_architecture(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)
   with pytest.raises(ValueError, match="dim=32.*dim=64.*new --model_dir"):
-    training.train(_config(tmp_path, train_steps=20, dim=64))
+    training.train(dataclasses.replace(config, train_steps=20, dim=64))
 
 
-def test_divergence_stops_with_the_step_and_quantity_and_keeps_the_good_checkpoint(tmp_path):
-  config = _config(tmp_path, train_steps=10, steps_per_epoch=5)
-  training.train(config)
+def test_divergence_stops_with_the_step_and_quantity_and_keeps_the_good_checkpoint(
+    trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)  # at step 10, steps_per_epoch=5
   ckpt_dir = os.path.join(config.model_dir, "checkpoints")
   good = tf.train.latest_checkpoint(ckpt_dir)
   # A learning rate of 1e30 sends the weights to infinity within a few steps.

@@ -74,11 +74,20 @@ def test_the_model_dir_keeps_its_preprocessing_when_the_csv_changes_or_moves(tmp
     training.restore(config.model_dir)
 
 
-def test_anomaly_thresholds_belong_to_their_checkpoint(tmp_path):
-  path = tmp_path / "flows.csv"
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+  """A CSV anomaly run trained to step 4; its data file is never changed."""
+  root = tmp_path_factory.mktemp("csv_run")
+  path = root / "flows.csv"
   path.write_text(_table())
-  config = _csv_config(tmp_path, str(path))
+  config = _csv_config(root, str(path))
   training.train(config)
+  return config
+
+
+def test_anomaly_thresholds_belong_to_their_checkpoint(csv_run, tmp_path):
+  shutil.copytree(csv_run.model_dir, tmp_path / "run")  # this test rewrites its files
+  config = dataclasses.replace(csv_run, model_dir=str(tmp_path / "run"))
   run = rundir.RunDir(config.model_dir)
   saved = run.load_thresholds()
   assert saved.step == 4
@@ -97,22 +106,30 @@ def test_anomaly_thresholds_belong_to_their_checkpoint(tmp_path):
   assert not tf.io.gfile.exists(str(tmp_path / "export"))
 
 
-def test_resuming_with_averaging_switched_is_refused_with_a_message(tmp_path):
-  config = training.TrainConfig(dataset="8gaussians", model_dir=str(tmp_path / "run"), dim=8,
-                                batch_size=16, train_steps=2, steps_per_epoch=2, eval_every=0,
-                                verbose=0, jit_compile=False, ema_decay=0.9)
-  training.train(config)
+@pytest.fixture(scope="module")
+def averaged_run(tmp_path_factory):
+  """A toy run with weight averaging, trained to step 6: (config, its trained model)."""
+  config = training.TrainConfig(
+      dataset="8gaussians", model_dir=str(tmp_path_factory.mktemp("averaged") / "run"), dim=8,
+      batch_size=16, train_steps=6, steps_per_epoch=3, eval_every=0, verbose=0,
+      jit_compile=False, ema_decay=0.5, learning_rate=1e-2)
+  return config, training.train(config)["model"]
+
+
+def _copy_run(config, tmp_path):
+  shutil.copytree(config.model_dir, tmp_path / "run")
+  return dataclasses.replace(config, model_dir=str(tmp_path / "run"))
+
+
+def test_resuming_with_averaging_switched_is_refused_with_a_message(averaged_run, tmp_path):
+  config = _copy_run(averaged_run[0], tmp_path)
   with pytest.raises(ValueError, match="ema_decay > 0.*True.*False.*new --model_dir"):
-    training.train(dataclasses.replace(config, ema_decay=0.0, train_steps=4))
+    training.train(dataclasses.replace(config, ema_decay=0.0, train_steps=8))
 
 
-def test_the_average_is_what_restore_and_export_use_and_it_survives_resume(tmp_path):
-  config = training.TrainConfig(dataset="8gaussians", model_dir=str(tmp_path / "run"), dim=8,
-                                batch_size=16, train_steps=6, steps_per_epoch=3, eval_every=0,
-                                verbose=0, jit_compile=False, ema_decay=0.5,
-                                learning_rate=1e-2)
-  result = training.train(config)
-  model = result["model"]
+def test_the_average_is_what_restore_and_export_use_and_it_survives_resume(averaged_run,
+                                                                            tmp_path):
+  config, model = _copy_run(averaged_run[0], tmp_path), averaged_run[1]
   averaged = [w.numpy() for w in model.weight_average.energy.weights]
   latest = [w.numpy() for w in model.energy.weights]
   assert any(not np.allclose(a, b) for a, b in zip(averaged, latest))
@@ -202,11 +219,8 @@ def test_a_corrupt_local_kdd_file_is_named(tmp_path, data_dir):
   assert kdd.find_or_download(str(tmp_path)) == str(tmp_path / kdd.FILENAME)
 
 
-def test_an_export_is_both_models_or_neither(tmp_path, monkeypatch):
-  config = training.TrainConfig(dataset="8gaussians", model_dir=str(tmp_path / "run"), dim=8,
-                                batch_size=16, train_steps=2, steps_per_epoch=2, eval_every=0,
-                                verbose=0, jit_compile=False)
-  training.train(config)
+def test_an_export_is_both_models_or_neither(averaged_run, tmp_path, monkeypatch):
+  config = averaged_run[0]  # only read: the exports go to tmp_path
   real_rename, calls = tf.io.gfile.rename, []
 
   def failing_rename(src, dst, overwrite=False):

@@ -50,7 +50,8 @@ def test_train_step_lowers_the_critic_loss():
 def test_trainer_runs_and_restores_wgan_gp(tmp_path):
   config = training.TrainConfig(dataset="25gaussians", model="wgan_gp", model_dir=str(tmp_path),
                                 dim=32, train_steps=20, steps_per_epoch=10, batch_size=64,
-                                lambda_penalty=10.0, eval_every=0, verbose=0)
+                                lambda_penalty=10.0, eval_every=0, verbose=0, n_critic=2,
+                                jit_compile=False)  # short: a smaller trace, no XLA
   summary = training.train(config)
   assert summary["step"] == 20
   assert os.path.exists(tmp_path / "samples.png")

@@ -33,11 +33,11 @@ def define_flags():
 def main(argv):
   cli.start(argv)
   config = cli.train_config_from_flags()
+  try:
+    config.validate()  # a bad value fails here, before TensorFlow loads (seconds)
+  except ValueError as e:
+    cli.fail(cli.tool_name(), e)
   if FLAGS.print_config:
-    try:
-      config.validate()
-    except ValueError as e:
-      cli.fail(cli.tool_name(), e)
     print(config.to_json())
     return
   from engan_tf import training  # after flag parsing: --help stays fast
