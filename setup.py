@@ -33,6 +33,7 @@ setup(
         "absl-py>=2",
         "numpy>=1.26",
         "scipy>=1.11",  # engan_tf.metrics.inception: the matrix square root of FID
+        "h5py>=3",  # engan_tf.metrics.fid_inception: the float16 copy of the FID weights (keras needs it too)
     ],
     extras_require={
         # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines.
