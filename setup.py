@@ -36,8 +36,9 @@ setup(
         "h5py>=3",  # engan_tf.metrics.fid_inception: the float16 copy of the FID weights (keras needs it too)
     ],
     extras_require={
-        # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines.
-        "test": ["pytest>=8", "scikit-learn>=1.4", "pandas>=2"],
+        # pandas: the estimator takes DataFrames (tests); scikit-learn: its checks and baselines;
+        # pytest-xdist: the suite's two workers (pytest.ini).
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "pandas>=2"],
         # Only to convert the FID Inception weights (engan_tf.metrics.fid_inception convert);
         # this exact version, as others pull a multi-GB CUDA build.
         "convert": ["torch==2.13.0"],
