@@ -24,3 +24,33 @@ def run_all(commands, timeout, cwds=None, **popen_options):
       if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+class running:  # pylint: disable=invalid-name
+  """A command that runs while the `with` block does the test's own work in-process:
+
+    with running(command, timeout=300, env=env) as run:
+      ...                       # references computed here, beside the command
+    run.result                  # its CompletedProcess (text output), collected on exit
+  """
+
+  def __init__(self, command, timeout, **popen_options):
+    self.command, self.timeout, self.options = command, timeout, popen_options
+    self.result = None
+
+  def __enter__(self):
+    self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, **self.options)
+    return self
+
+  def __exit__(self, exc_type, exc, tb):
+    try:
+      if exc_type is None:
+        stdout, stderr = self.proc.communicate(timeout=self.timeout)
+        self.result = subprocess.CompletedProcess(self.command, self.proc.returncode, stdout,
+                                                  stderr)
+    finally:
+      if self.proc.poll() is None:  # a failed block or a timeout: leave nothing running
+        self.proc.kill()
+        self.proc.wait()
+    return False

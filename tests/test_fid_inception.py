@@ -7,9 +7,9 @@ command with --fid_weights=random (meaningless numbers, a wiring check).
 
 import json
 import os
-import subprocess
 import sys
 
+import concurrent_runs
 import keras
 import numpy as np
 import pytest
@@ -137,11 +137,10 @@ def test_fid_command_end_to_end_with_random_weights(tmp_path, random_model):
   np.save(tmp_path / "b.npy", b)
   env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
              TF_CPP_MIN_LOG_LEVEL="2")
-  command = subprocess.Popen(
-      [sys.executable, "-m", "engan_tf.metrics.inception", "fid", "--fid_weights=random",
-       f"--real={tmp_path / 'a.npz'}", f"--fake={tmp_path / 'b.npy'}"],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))
-  try:  # the references here, while the command runs (it has its own process)
+  command = [sys.executable, "-m", "engan_tf.metrics.inception", "fid", "--fid_weights=random",
+             f"--real={tmp_path / 'a.npz'}", f"--fake={tmp_path / 'b.npy'}"]
+  # The references here, while the command runs (it has its own process).
+  with concurrent_runs.running(command, timeout=300, env=env, cwd=str(tmp_path)) as run:
     # The same number from the features directly (the random init is seeded, hence shared),
     # by frechet_distance of the statistics (the command takes the n < d route).
     stats = [inception.gaussian_statistics(fid_inception.features(random_model, x))
@@ -150,12 +149,8 @@ def test_fid_command_end_to_end_with_random_weights(tmp_path, random_model):
     # FID(A, A) ~ 0 (same images from .npz and .npy), next to FID(A, B).
     same = inception.fid_of_files(str(tmp_path / "a.npz"), str(tmp_path / "a.npy"),
                                   model=random_model)
-    stdout, stderr = command.communicate(timeout=300)
-  finally:
-    if command.poll() is None:
-      command.kill()
-      command.wait()
-  assert command.returncode == 0, stderr[-2000:]
+  assert run.result.returncode == 0, run.result.stderr[-2000:]
+  stdout = run.result.stdout
   result = json.loads(stdout.strip().splitlines()[-1])
   assert result["n_real"] == len(a) and result["n_fake"] == len(b)
   assert result["fid"] > 0 and result["fid"] == pytest.approx(direct, rel=1e-4)

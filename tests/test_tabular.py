@@ -2,9 +2,9 @@
 
 import json
 import os
-import subprocess
 import sys
 
+import concurrent_runs
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -143,17 +143,12 @@ def test_label_free_model_selection_trains_selects_and_exports(tmp_path):
   # The command line: evaluate.py --checkpoint=selected writes its own file. Started now, it
   # runs beside the checks below (it only reads the model_dir and adds its own file).
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  evaluate = subprocess.Popen([sys.executable, os.path.join(root, "evaluate.py"),
-                               f"--model_dir={config.model_dir}", "--checkpoint=selected"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
-  try:
+  command = [sys.executable, os.path.join(root, "evaluate.py"),
+             f"--model_dir={config.model_dir}", "--checkpoint=selected"]
+  with concurrent_runs.running(command, timeout=300, cwd=root) as evaluate:
     _check_the_selected_model(config, summary, tmp_path)
-    out, err = evaluate.communicate(timeout=300)
-  finally:
-    if evaluate.poll() is None:
-      evaluate.kill()
-      evaluate.wait()
-  assert evaluate.returncode == 0, err[-2000:]
+  assert evaluate.result.returncode == 0, evaluate.result.stderr[-2000:]
+  out = evaluate.result.stdout
   assert f"wrote {config.model_dir}/evaluate_selected.json" in out
   with open(os.path.join(config.model_dir, "evaluate_selected.json")) as f:
     record = json.load(f)
