@@ -1,6 +1,7 @@
 """Independent command-line runs of one test, started together: each pays TensorFlow's
 start-up (seconds), and on two cores two of them take little longer than one."""
 
+import contextlib
 import subprocess
 
 
@@ -11,19 +12,11 @@ def run_all(commands, timeout, cwds=None, **popen_options):
   popen_options: as for subprocess.Popen (env, cwd), shared by all commands.
   """
   cwds = cwds or [popen_options.pop("cwd", None)] * len(commands)
-  procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, **popen_options) for command, cwd in zip(commands, cwds)]
-  try:
-    results = []
-    for command, proc in zip(commands, procs):
-      stdout, stderr = proc.communicate(timeout=timeout)
-      results.append(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
-    return results
-  finally:
-    for proc in procs:  # a timeout or an error: leave nothing running
-      if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+  # A timeout or an error in one collection kills the runs not yet collected (`running`).
+  with contextlib.ExitStack() as stack:
+    runs = [stack.enter_context(running(command, timeout, cwd=cwd, **popen_options))
+            for command, cwd in zip(commands, cwds)]
+  return [run.result for run in runs]
 
 
 class running:  # pylint: disable=invalid-name
