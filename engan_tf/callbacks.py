@@ -92,8 +92,8 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class WeightAveraging(keras.callbacks.Callback):
-  """theta_avg <- d^k theta_avg + (1 - d^k) theta after each call of k = steps_per_execution
-  generator steps (d = the model's --ema_decay); a no-op for a model without an average."""
+  """Updates the model's bias-corrected average of E (engan_tf.averaging) after each call of
+  k = steps_per_execution generator steps; a no-op for a model without an average."""
 
   def __init__(self, steps_per_execution=1):
     super().__init__()
@@ -102,7 +102,7 @@ class WeightAveraging(keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     average = self.model.weight_average
     if average is not None:
-      average.update(average.decay ** self.steps_per_execution)
+      average.update(step=self.model.step, steps=self.steps_per_execution)
 
 
 class Checkpointing(keras.callbacks.Callback):

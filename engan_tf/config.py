@@ -103,7 +103,8 @@ class TrainConfig:
                             "cores).")
   ema_decay: float = option(
       0.0, "> 0: evaluate, checkpoint and export a moving average of the energy's weights "
-      "with this decay per generator step (e.g. 0.999).")
+      "with this decay per generator step (e.g. 0.999), bias-corrected: the initial weights "
+      "get no share (engan_tf/averaging.py).")
   select_metric: str = option(
       "", "Keep the evaluated model that maximises this evaluation metric in "
       "model_dir/selected/ (e.g. score_norm/val_auroc_shuffled, label-free, with "

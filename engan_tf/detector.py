@@ -17,6 +17,8 @@ LocalOutlierFactor(novelty=True)) by duck typing, without importing scikit-learn
                          held-out normal rows (the exported model's threshold); a float in
                          (0, 0.5]: that share of the training rows X is flagged, as in
                          IsolationForest
+  model_dir              where fit trains; None: a temporary directory that is removed when
+                         the detector is garbage-collected or refit (save() keeps a copy)
   save(path) / AnomalyDetector.load(path), export(export_dir)
 
 X is a 2-D numpy array (columns "x0", "x1", ...) or a pandas DataFrame; non-numeric columns
@@ -36,6 +38,7 @@ import re
 import shutil
 import sys
 import tempfile
+import weakref
 
 import numpy as np
 
@@ -160,9 +163,14 @@ class AnomalyDetector:
     if len(columns[names[0]]) < 4:
       raise ValueError(f"fit needs at least 4 rows, got {len(columns[names[0]])}")
     model_dir = self.model_dir
+    if getattr(self, "_tmp", None) is not None:
+      self._tmp()  # a refit replaces the temporary model_dir of the previous fit
+      self._tmp = None
     if model_dir is None:
-      self._tmp = tempfile.mkdtemp(prefix="engan_detector_")
-      model_dir = os.path.join(self._tmp, "model")
+      tmp = tempfile.mkdtemp(prefix="engan_detector_")
+      # Owned by this detector: removed with it (save() copies what should outlive it).
+      self._tmp = weakref.finalize(self, shutil.rmtree, tmp, ignore_errors=True)
+      model_dir = os.path.join(tmp, "model")
     if os.path.exists(os.path.join(model_dir, "config.json")):
       shutil.rmtree(model_dir)  # a new fit replaces the detector saved there before
     os.makedirs(model_dir, exist_ok=True)

@@ -1,5 +1,6 @@
 """The package's top level (train / load / export) and the scikit-learn-style detector."""
 
+import gc
 import os
 import re
 import subprocess
@@ -94,6 +95,15 @@ def test_contamination_sets_the_flagged_share_of_the_training_rows(tmp_path):
     engan_tf.AnomalyDetector(contamination=0.9, config=QUICK).fit(x)
   with pytest.raises(ValueError, match="3 features.*expecting 3|expecting 3"):
     detector.predict(x[:, :2])
+  # Without a model_dir the detector owns a temporary one: a refit and the detector's end
+  # remove it (fitting in a loop must not fill the disk).
+  first = os.path.dirname(detector.model_dir_)
+  detector.fit(x)
+  second = os.path.dirname(detector.model_dir_)
+  assert not os.path.exists(first) and os.path.isdir(second)
+  del detector
+  gc.collect()
+  assert not os.path.exists(second)
 
 
 # The scikit-learn estimator checks that apply to an outlier detector. Skipped, and why:
