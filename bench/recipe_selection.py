@@ -43,7 +43,6 @@ IsolationForest and k-NN, through the suite's own detectors and metrics. The tes
 are stored in the JSON and printed only with --show_test.
 """
 
-import json
 import math
 import os
 import sys
@@ -58,6 +57,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import anomaly_suite as suite  # pylint: disable=g-import-not-at-top,wrong-import-position
+from selection_common import (DECISION_FUNCTIONS, auroc, family, family_mean, load,  # pylint: disable=g-import-not-at-top,wrong-import-position
+                              save)
 
 # Each candidate: TrainConfig values on top of the recipe (the reasons are in BUILD_NOTES).
 CANDIDATES = {
@@ -97,12 +98,6 @@ flags.DEFINE_bool("baselines", True, "Also fit iforest and knn (for the record).
 FLAGS = flags.FLAGS
 
 PARTIAL_SHARE = 0.3
-DECISION_FUNCTIONS = ("energy", "score_norm")
-
-
-def family(name):
-  base, _, suffix = name.rpartition("_")
-  return base if base and suffix.isdigit() else name
 
 
 def synthetic_anomalies(ds, seed):
@@ -119,12 +114,6 @@ def synthetic_anomalies(ds, seed):
     cols = rng.choice(d, n_cols, replace=False)
     partial[i, cols] = donors[i, cols]
   return full.astype(np.float32), partial.astype(np.float32)
-
-
-def auroc(normal, anomalous):
-  from sklearn import metrics  # pylint: disable=g-import-not-at-top
-  y = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
-  return float(metrics.roc_auc_score(y, np.concatenate([normal, anomalous])))
 
 
 def criterion_of(score_fn, ds, full, partial):
@@ -169,26 +158,6 @@ def run_baseline(ds, name, seed, full, partial):
   test = suite.evaluate_scores(ds.y_test, score_fn(ds.x_test), score_fn(ds.x_val))
   return {"candidate": name, "dataset": ds.name, "seed": seed, "baseline": True,
           "auto": {**crit, "test": test}}
-
-
-def load(path):
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
-  return {"records": []}
-
-
-def save(path, data):
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  with open(path, "w") as f:
-    json.dump(data, f, indent=1)
-
-
-def family_mean(values_by_set):
-  fams = {}
-  for ds, v in values_by_set.items():
-    fams.setdefault(family(ds), []).append(v)
-  return float(np.mean([np.mean(v) for v in fams.values()]))
 
 
 def report(data, show_test=False):

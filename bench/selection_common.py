@@ -1,0 +1,39 @@
+"""What the recipe-selection scripts share (no flags: each script defines its own)."""
+
+import json
+import os
+
+import numpy as np
+
+DECISION_FUNCTIONS = ("energy", "score_norm")
+
+
+def family(name):
+  base, _, suffix = name.rpartition("_")
+  return base if base and suffix.isdigit() else name
+
+
+def auroc(normal, anomalous):
+  from sklearn import metrics  # pylint: disable=g-import-not-at-top
+  y = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
+  return float(metrics.roc_auc_score(y, np.concatenate([normal, anomalous])))
+
+
+def load(path):
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  return {"records": []}
+
+
+def save(path, data):
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(data, f, indent=1)
+
+
+def family_mean(values_by_set):
+  fams = {}
+  for ds, v in values_by_set.items():
+    fams.setdefault(family(ds), []).append(v)
+  return float(np.mean([np.mean(v) for v in fams.values()]))
