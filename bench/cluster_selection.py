@@ -2,7 +2,7 @@ r"""Choosing the default tabular recipe by a held-out-cluster criterion (issue 1
 
   PYTHONPATH=. python bench/cluster_selection.py --candidates=recipe,lambda0.01 \
       --dev_sets=breast_cancer,wine_0,digits_1,digits_5 \
-      --output=bench/results/cluster_selection.json
+      --selection_output=bench/results/cluster_selection.json
   PYTHONPATH=. python bench/cluster_selection.py --report_only        # the table again
 
 Why this criterion. The eighth session's label-free criterion (x_val against column-shuffled
@@ -70,7 +70,7 @@ FOLDS = 2
 flags.DEFINE_list("candidates", ["recipe"], "Candidates to run (names of CANDIDATES).")
 flags.DEFINE_list("dev_sets", ["breast_cancer", "wine_0", "digits_1", "digits_5"],
                   "Development sets (bench/anomaly_suite.py names).")
-flags.DEFINE_string("output", "bench/results/cluster_selection.json",
+flags.DEFINE_string("selection_output", "bench/results/cluster_selection.json",
                     "JSON results; records of other (candidate, set, fold) are kept.")
 flags.DEFINE_bool("report_only", False, "Run nothing: print the table of --output.")
 flags.DEFINE_bool("baselines", True, "Also run iforest and knn on the folds (for scale).")
@@ -157,7 +157,7 @@ def report(data):
 
 def main(argv):
   del argv
-  data = common.load(FLAGS.output)
+  data = common.load(FLAGS.selection_output)
   if FLAGS.report_only:
     print(report(data))
     return
@@ -181,7 +181,7 @@ def main(argv):
               f"{record.get('chosen', '')} ({record['fit_s']} s)", flush=True)
         data["records"].append(record)
         done.add((c, name, cluster_index))
-        common.save(FLAGS.output, data)
+        common.save(FLAGS.selection_output, data)
   print(report(data))
 
 
