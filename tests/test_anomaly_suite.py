@@ -200,3 +200,29 @@ def test_ocsvm_fast_scoring_equals_score_samples():
   score = det.fit(x)
   q = rng.rand(50, 6).astype(np.float32) * 1.5
   np.testing.assert_allclose(score(q), -det.model.score_samples(q), rtol=1e-6, atol=1e-8)
+
+
+def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkeypatch):
+  """engan's predict (the exported is_anomaly) is measured on the test rows as it is."""
+
+  class Own:  # flags column 0 above 1: what the detector itself decides
+
+    def predict(self, x):
+      return np.where(x[:, 0] > 1.0, -1, 1)
+
+  class Stub:
+    n_train_used, model = 4, Own()
+
+    def fit(self, x_train):
+      return lambda x: x[:, 0]
+
+  monkeypatch.setattr(suite, "make_detector", lambda *args: Stub())
+  x_test = np.array([[0.0], [2.0], [0.5], [3.0], [1.5], [0.2]], np.float32)
+  y_test = np.array([0, 0, 0, 1, 1, 1])
+  ds = suite.AnomalyDataset("toy", np.zeros((4, 1), np.float32),
+                            np.zeros((3, 1), np.float32), x_test, y_test)
+  r = suite.run_detector(ds, "engan", seed=0, max_train_rows=None)
+  assert r["is_anomaly_recall"] == pytest.approx(2 / 3)
+  assert r["is_anomaly_false_alarm"] == pytest.approx(1 / 3)
+  table = suite.markdown_tables([dict(r, group="main")])
+  assert "| toy | 0.667 / 0.333 |" in table
