@@ -25,7 +25,7 @@ categorical column lies: on the one-hot feature of the record's own value, or on
 features of the values the record does not have (the `explain` signature's per-feature
 shares of the preprocessed records). Since the score-norm split counts a one-hot block's
 own value only, the second is nonzero only for rows with an unseen value (whose block keeps
-every feature); the table checks that, and shows how much the categorical columns weigh.
+every feature); the table shows that, and how much the categorical columns weigh.
 
 The shares come in the scorer's raw column order, which this script takes from the KDD
 schema; every row's top_column is checked against the largest of its shares under that
