@@ -13,7 +13,8 @@ markdown table, one line per true label:
   flagged     rows with is_anomaly (the exported threshold; nonfinite rows count too)
   top_column  the most frequent top_column among the flagged rows, and its share of them
   mean shares the three raw columns with the largest mean column_shares over the flagged
-              rows (each share is the column's part of that row's score; they sum to 1)
+              rows (each share is the column's part of that row's score, as
+              engan_tf/serving.py defines it; they sum to 1)
 
 In this protocol `normal.` is the anomaly class (the model is trained on the attack rows):
 flagged `normal.` rows are detections, flagged attack rows are false alarms.
@@ -22,7 +23,9 @@ Then the same table over the rows NOT flagged (is an explanation specific to the
 rows?), and, with --model_dir (the preprocessing is read from it), where the share of each
 categorical column lies: on the one-hot feature of the record's own value, or on the
 features of the values the record does not have (the `explain` signature's per-feature
-shares of the preprocessed records).
+shares of the preprocessed records). Since the score-norm split counts a one-hot block's
+own value only, the second is nonzero only for rows with an unseen value (whose block keeps
+every feature); the table shows that, and how much the categorical columns weigh.
 
 The shares come in the scorer's raw column order, which this script takes from the KDD
 schema; every row's top_column is checked against the largest of its shares under that

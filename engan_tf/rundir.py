@@ -4,8 +4,9 @@
     config.json              the TrainConfig (dataclass fields) and the data's fingerprint
     data.json                what the model knows of its data without it (engan_tf.data.describe)
     preprocessing.keras      tabular data: the fitted raw-record -> feature model (never refit)
-    feature_medians.json     anomaly data: the training rows' median feature vector (the
-                             baseline of the exported scorer's energy explanations)
+    feature_medians.json     anomaly data: the training rows' median and mean feature vectors
+                             (the reference record of the exported scorer's energy
+                             explanations: medians, and each one-hot block's mode)
     checkpoints/ckpt-<step>  all networks, optimizers, the random stream (and the average)
     selected/ckpt-<step>     the evaluated model kept by --select_metric
     selected.json            {"step", "metric", "value", "metrics"} of that model
@@ -142,10 +143,12 @@ class RunDir:
     return description, preprocessing
 
   def save_feature_medians(self, x_train):
-    """feature_medians.json: the per-feature median of the training rows (model space),
-    {"medians": [n_features floats], "rows": n} (written once, at the start)."""
+    """feature_medians.json: the per-feature median and mean of the training rows (model
+    space), {"medians": [n_features floats], "means": [...], "rows": n} (written once, at
+    the start; a one-hot block's largest mean is its most frequent category)."""
     x = np.asarray(x_train, np.float32).reshape(len(x_train), -1)
     self._write_json(self.FEATURE_MEDIANS, {"medians": np.median(x, axis=0).tolist(),
+                                            "means": x.mean(axis=0, dtype=np.float64).tolist(),
                                             "rows": int(len(x))})
 
   def load_feature_medians(self) -> Optional[np.ndarray]:
@@ -153,6 +156,14 @@ class RunDir:
     if not tf.io.gfile.exists(self.file(self.FEATURE_MEDIANS)):
       return None
     return np.asarray(self._read_json(self.FEATURE_MEDIANS)["medians"], np.float32)
+
+  def load_feature_means(self) -> Optional[np.ndarray]:
+    """The saved mean feature vector (float64 [n_features]), or None (none saved: also a
+    feature_medians.json written before means were)."""
+    if not tf.io.gfile.exists(self.file(self.FEATURE_MEDIANS)):
+      return None
+    means = self._read_json(self.FEATURE_MEDIANS).get("means")
+    return None if means is None else np.asarray(means, np.float64)
 
   def check_same_run(self, config: config_lib.TrainConfig):
     """A model_dir holds one run: refuse to resume it with another data set or architecture."""

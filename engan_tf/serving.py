@@ -28,24 +28,45 @@ fail-closed decision rule and the explanation math, and a served model is one fi
         [None, n_columns] (raw column order), top_column string [None]
     explain            (anomaly models)
         x  ->  column_shares float32 [None, n_features], top_column string [None]
-        the same explanation with each feature a column (tabular feature names: the numeric
-        column's name, "<column>=<value>" for a one-hot feature; other data: f0, f1, ...)
+        the same pieces with each feature a column (tabular feature names: the numeric
+        column's name, "<column>=<value>" for a one-hot feature; other data: f0, f1, ...):
+        of a one-hot block only the record's own category's feature (or, unseen, every one)
+        has a score-norm share
 
 Explanations (`column_shares`, `top_column`): each raw column's share of the anomaly score
-of the decision function the thresholds name (score_norm without thresholds), summed over
-the features that column becomes (a categorical column's one-hot block sums back to it):
+of the decision function the thresholds name (score_norm without thresholds). With g =
+grad_x E(x) in the model's space, each column c gets a nonnegative piece P_c (for the
+score norm the sum of its features' pieces p_i) and
 
-  score_norm:  share_c = sum_{i in c} (dE/dx_i)^2 / ||grad_x E(x)||^2      (exact split)
-  energy:      share_c = |A_c| / sum_c' |A_c'|,  A_c = sum_{i in c} dE/dx_i (x_i - m_i)
+  share_c = P_c / sum_c' P_c'                          (the shares sum to 1 over columns)
 
-where m is the training rows' median feature vector (`feature_medians.json`, saved in the
-model_dir when training starts): A_c is column c's part of the first-order Taylor expansion
-E(x) - E(m) ~ sum_c A_c (gradient x input against the median). A model_dir without medians
-(trained before they were saved) explains its energy with the score-norm split. Which
-features a column becomes is probed on the preprocessing model itself (`column_map`), not
-re-derived from its layout. `top_column` names the largest share. A record whose shares are
-undefined (a non-finite feature, energy or gradient, or an all-zero gradient) gets all-zero
-shares and top_column "": non-finite records are flagged by `nonfinite` anyway.
+  score_norm, a numeric feature:     p_i = g_i^2
+  score_norm, a one-hot feature:     p_i = (u_i g_i)^2, u the block's 0/1 one-hot of the
+                                     record's value: the block's piece is g_own^2, the
+                                     squared gradient on the record's own category only
+                                     (gradient x input within the block)
+  score_norm, an unseen category:    p_i = g_i^2 over the whole block (an all-zero block:
+                                     the record left every seen category)
+  energy:                            P_c = |A_c|,  A_c = sum_{i in c} g_i (x_i - r_i)
+
+The denominator is therefore not ||g||^2 = score_norm: a one-hot block's gradient on the
+categories a record does not have counts for nothing (summing it, as an earlier definition
+did, made a wide column win by its width: KDD99's 66-value `service` topped nearly every
+row, bench/results/kdd_explanations.md). For the energy, r is a reference record: the
+training rows' median for a numeric feature, and for a one-hot block the training rows'
+most frequent category (its one-hot), so A_c of a categorical column is g_own - g_mode (0
+when the record has the mode; -g_mode for an unseen value), the first-order Taylor part of
+E(x) - E(x with column c set to its reference) (gradient x (input - reference)). r comes
+from `feature_medians.json` (medians and means of the training rows' features, saved in the
+model_dir when training starts; a block's most frequent category is its largest mean). A
+model_dir without medians, or, with categorical columns, without means (trained before
+they were saved), explains its energy with the score-norm pieces. Which features a column
+becomes, which are one-hot and their values with and without their category are probed on
+the preprocessing model itself (`column_map`), not re-derived from its layout;
+`engan_tf.data.tabular` min-max scales each one-hot feature with span 1, so model-space
+gradients are the one-hot's own. `top_column` names the largest share. A record whose
+shares are undefined (a non-finite feature, energy or gradient, or all-zero pieces) gets
+all-zero shares and top_column "": non-finite records are flagged by `nonfinite` anyway.
 
 Inputs and outputs are in the data's own scale: `x` goes through
 `source.from_data_scale` before E, and G's output through `source.to_data_scale`
@@ -171,6 +192,11 @@ class ColumnMap:
   columns: Tuple[str, ...]  # raw columns, in the signature's order
   feature_names: Tuple[str, ...]  # one per feature: "<column>" or "<column>=<value>"
   membership: np.ndarray  # float32 [n_features, n_columns], one 1 per row
+  # Per feature: a categorical column's one-hot feature?, and its model-space value when the
+  # record has its category (on) and when it has not (off; numeric features: 1 and 0).
+  onehot: np.ndarray = None  # bool [n_features]
+  on_values: np.ndarray = None  # float32 [n_features]
+  off_values: np.ndarray = None  # float32 [n_features]
 
 
 def _probe_values(preprocessing, column, dtype):
@@ -191,7 +217,9 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
   For each column, a batch of records that differ only in that column (numbers 0 and 1;
   a categorical column's vocabulary values, read from its "<column>_onehot" layer, and a
   value never seen) goes through the model; the features that change belong to the column.
-  Every feature must belong to exactly one column.
+  Every feature must belong to exactly one column. A categorical (string) column's features
+  are its one-hot features: "off" is a feature's value for the value never seen, "on" its
+  value for the vocabulary value that moves it.
   """
   columns = tuple(raw_spec)
   base = {c: (np.zeros([1], d.as_numpy_dtype) if d != tf.string else np.array([""], object))
@@ -205,12 +233,17 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
   n_features = outputs[0][1].shape[1]
   membership = np.zeros([n_features, len(columns)], np.float32)
   names = [None] * n_features
+  onehot = np.zeros([n_features], bool)
+  on_values = np.ones([n_features], np.float32)
+  off_values = np.zeros([n_features], np.float32)
   for j, (column, (probe, out)) in enumerate(zip(columns, outputs)):
     moved = np.flatnonzero(np.ptp(out, axis=0) > 0)
     membership[moved, j] = 1
     for k, i in enumerate(moved):
       if raw_spec[column] == tf.string:
-        names[i] = f"{column}={probe[int(np.argmax(out[:-1, i]))]}"
+        on = int(np.argmax(np.abs(out[:-1, i] - out[-1, i])))  # the value that moves it
+        onehot[i], on_values[i], off_values[i] = True, out[on, i], out[-1, i]
+        names[i] = f"{column}={probe[on]}"
       else:
         names[i] = column if len(moved) == 1 else f"{column}[{k}]"
   counts = membership.sum(axis=1)
@@ -221,7 +254,29 @@ def column_map(preprocessing, raw_spec) -> ColumnMap:
         f"feature {bad[0]} of the preprocessing model depends on {len(owners)} raw columns "
         f"({', '.join(owners) or 'none'}): explanations need each feature to come from one "
         "column (engan_tf.data.tabular.build_preprocessing builds such a model)")
-  return ColumnMap(columns, tuple(names), membership)
+  return ColumnMap(columns, tuple(names), membership, onehot, on_values, off_values)
+
+
+def explanation_reference(column_map_, medians, means):
+  """The energy explanation's reference record r [n_features] (see the module docstring):
+  `medians` for numeric features; a one-hot block's most frequent training category (the
+  largest share (mean - off) / (on - off) among its features) on and the others off. None
+  when a one-hot block needs `means` and there are none."""
+  reference = np.asarray(medians, np.float32).reshape(-1).copy()
+  if column_map_ is None or not column_map_.onehot.any():
+    return reference
+  if means is None:
+    return None
+  means = np.asarray(means, np.float64).reshape(-1)
+  on, off = column_map_.on_values, column_map_.off_values
+  for j in range(len(column_map_.columns)):
+    block = np.flatnonzero((column_map_.membership[:, j] > 0) & column_map_.onehot)
+    if block.size:
+      freq = (means[block] - off[block]) / (on[block] - off[block])
+      reference[block] = off[block]
+      mode = block[int(np.argmax(freq))]
+      reference[mode] = on[mode]
+  return reference
 
 
 def _energy_and_gradient(energy_fn, x):
@@ -247,13 +302,32 @@ def _shares(per_column, names, undefined):
   return {"column_shares": shares, "top_column": tf.where(ok, top, "")}
 
 
-def _contributions(decision_function, features, grad, medians):
-  """Per-feature pieces of the decision function's explanation (see the module docstring):
-  (dE/dx_i)^2 for the score norm; dE/dx_i (x_i - m_i), signed, for the energy."""
-  if decision_function == "energy" and medians is not None:
-    flat = tf.reshape(tf.cast(features, tf.float32), tf.shape(grad))
-    return grad * (flat - medians), True
-  return tf.square(grad), False
+def _own_category(flat, column_map_):
+  """float32 [batch, n_features]: 1 on a one-hot feature whose category the record has (its
+  value nearer the feature's "on" than its "off" value), 0 elsewhere."""
+  on, off = tf.constant(column_map_.on_values), tf.constant(column_map_.off_values)
+  nearer = tf.abs(flat - on) < tf.abs(flat - off)
+  return tf.cast(nearer & tf.constant(column_map_.onehot), tf.float32)
+
+
+def _contributions(features, grad, column_map_, reference):
+  """Per-feature pieces of the explanation (see the module docstring) and whether they are
+  signed: g_i (x_i - r_i) for the energy (`reference` r given), else the score norm's
+  g_i^2, with a one-hot block's pieces kept on the record's own category only (all of them
+  for an unseen category)."""
+  flat = tf.reshape(tf.cast(features, tf.float32), tf.shape(grad))
+  if reference is not None:
+    return grad * (flat - reference), True
+  squares = tf.square(grad)
+  if column_map_ is None or not column_map_.onehot.any():
+    return squares, False
+  own = _own_category(flat, column_map_)
+  membership = tf.constant(column_map_.membership)
+  # A block with no category of the record on (an unseen value) keeps every piece.
+  seen = tf.matmul(tf.cast(tf.matmul(own, membership) > 0, tf.float32), membership,
+                   transpose_b=True) > 0
+  keep = tf.where(tf.constant(column_map_.onehot) & seen, own, 1.0)
+  return squares * keep, False
 
 
 # The exported MALA targets, by signature. `sample` is the one measured best: with the
@@ -309,19 +383,21 @@ def _raw_feature_spec(source):
   return spec
 
 
-def build_scorer(model, source, thresholds=None, feature_medians=None):
+def build_scorer(model, source, thresholds=None, feature_medians=None, feature_means=None):
   """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`
   / `explain`.
 
   `thresholds` (AnomalyThresholds; None: not an anomaly model): its threshold is stored in
   the SavedModel as a variable, so the decision needs nothing outside it.
-  `feature_medians` ([n_features], the training rows' medians in the model's space;
-  `RunDir.load_feature_medians`): the baseline of the energy's explanation.
+  `feature_medians`, `feature_means` ([n_features] each, of the training rows in the model's
+  space; `RunDir.load_feature_medians` / `load_feature_means`): the energy explanation's
+  reference record (`explanation_reference`).
   """
   data_shape = tuple(int(d) for d in source.data_shape)
   from_data = source.from_data_scale or _identity
   raw_spec = _raw_feature_spec(source)
   preprocessing = source.tabular.model if raw_spec else None
+  columns_of_features = column_map(preprocessing, raw_spec) if raw_spec else None
   module = _ServingModule([model.energy, from_data, preprocessing])
   x_spec = tf.TensorSpec([None, *data_shape], tf.float32, name="x")
   anomaly_threshold = None if thresholds is None else thresholds.threshold
@@ -334,25 +410,31 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
                                            dtype=tf.float32, name="anomaly_threshold")
   explained = thresholds.decision_function if thresholds is not None else "score_norm"
   n_features = int(np.prod(data_shape))
-  medians = None
+  reference = None
   if explained == "energy" and feature_medians is not None:
-    medians = np.asarray(feature_medians, np.float32).reshape(-1)
-    if medians.shape != (n_features,):
-      raise ValueError(f"feature_medians has {medians.size} values, the model takes "
-                       f"{n_features} features: the model_dir's feature_medians.json does "
-                       "not belong to this model")
-    medians = tf.constant(medians)
+    for name, values in (("feature_medians", feature_medians), ("feature_means", feature_means)):
+      if values is not None and np.size(values) != n_features:
+        raise ValueError(f"{name} has {np.size(values)} values, the model takes "
+                         f"{n_features} features: the model_dir's feature_medians.json does "
+                         "not belong to this model")
+    reference = explanation_reference(columns_of_features, feature_medians, feature_means)
+    if reference is None:
+      logging.warning("no feature means (a model_dir trained before they were saved): the "
+                      "energy's column_shares use the score-norm pieces")
+    else:
+      reference = tf.constant(reference)
   elif explained == "energy":
     logging.warning("no feature medians (a model_dir trained before they were saved): the "
-                    "energy's column_shares use the score-norm split")
+                    "energy's column_shares use the score-norm pieces")
 
-  def explain_features(features, membership, names, undefined, energy_and_gradient=None):
-    """column_shares/top_column of model-space `features` (membership None: per feature);
-    `energy_and_gradient`: (E, grad_x E) of `features` when the caller has them."""
+  def explain_features(features, per_feature, names, undefined, energy_and_gradient=None):
+    """column_shares/top_column of model-space `features`, per raw column or (per_feature)
+    per feature; `energy_and_gradient`: (E, grad_x E) of `features` when the caller has
+    them."""
     energy, grad = energy_and_gradient or _energy_and_gradient(model.energy, features)
-    contributions, signed = _contributions(explained, features, grad, medians)
-    per_column = contributions if membership is None else tf.matmul(
-        contributions, tf.constant(membership))
+    contributions, signed = _contributions(features, grad, columns_of_features, reference)
+    per_column = contributions if per_feature else tf.matmul(
+        contributions, tf.constant(columns_of_features.membership))
     if signed:
       per_column = tf.abs(per_column)
     flat = tf.reshape(features, [tf.shape(features)[0], -1])
@@ -390,12 +472,12 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
     module.anomaly = tf.function(anomaly, input_signature=[x_spec])
     signatures["anomaly"] = module.anomaly
 
-    feature_names = (column_map(preprocessing, raw_spec).feature_names if raw_spec
+    feature_names = (columns_of_features.feature_names if raw_spec
                      else tuple(f"f{i}" for i in range(n_features)))
 
     def explain(x):
       features = from_data(_checked(x, data_shape, "x"))
-      return explain_features(features, None, feature_names,
+      return explain_features(features, True, feature_names,
                               tf.zeros([tf.shape(features)[0]], tf.bool))
 
     module.explain = tf.function(explain, input_signature=[x_spec])
@@ -407,7 +489,6 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
     one_hots = {column: preprocessing.get_layer(f"{column}_onehot")
                 for column, dtype in raw_spec.items() if dtype == tf.string
                 and f"{column}_onehot" in {layer.name for layer in preprocessing.layers}}
-    columns_of_features = column_map(preprocessing, raw_spec)
 
     def score_records(records):
       columns = list(raw_spec)
@@ -436,7 +517,7 @@ def build_scorer(model, source, thresholds=None, feature_medians=None):
       if anomaly_threshold is not None:
         outputs.update(decide(features, outputs))
       outputs.update(explain_features(
-          features, columns_of_features.membership, columns_of_features.columns,
+          features, False, columns_of_features.columns,
           tf.logical_not(tf.math.is_finite(outputs["score_norm"])), (energy, grad)))
       return outputs
 
@@ -503,12 +584,13 @@ def _write_warmup(saved_model_dir, logs):
       writer.write(log.SerializeToString())
 
 
-def export_model(model, source, export_dir, version, thresholds=None, feature_medians=None):
+def export_model(model, source, export_dir, version, thresholds=None, feature_medians=None,
+                 feature_means=None):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
-  (and writes nothing) if either version directory exists. `feature_medians`: see
-  `build_scorer`.
+  (and writes nothing) if either version directory exists. `feature_medians`,
+  `feature_means`: see `build_scorer`.
   """
   version = int(version)
   if version < 1:
@@ -520,7 +602,8 @@ def export_model(model, source, export_dir, version, thresholds=None, feature_me
         f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
         "Pass another --version or --export_dir.")
   modules = {SAMPLER: build_sampler(model, source),
-             SCORER: build_scorer(model, source, thresholds, feature_medians)}  # (module, signatures)
+             SCORER: build_scorer(model, source, thresholds, feature_medians,
+                                  feature_means)}  # (module, signatures)
   tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
          for name in final}
   try:
@@ -573,5 +656,6 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
         thresholds, thresholds={**thresholds.thresholds,
                                 thresholds.decision_function: float(anomaly_threshold)})
   version = default_version(restored.model) if version is None else version
+  run = rundir.RunDir(model_dir)
   return export_model(restored.model, restored.source, export_dir, version, thresholds,
-                      rundir.RunDir(model_dir).load_feature_medians())
+                      run.load_feature_medians(), run.load_feature_means())

@@ -424,6 +424,10 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tabular_export,
     tape.watch(x)
     total = tf.reduce_sum(model.energy(x, training=False))
   squares = tape.gradient(total, x).numpy().astype(np.float64) ** 2
+  # The protocol block (features 0-2: icmp, tcp, udp) counts the record's own value's squared
+  # gradient only (tcp, udp, icmp); the unseen "unknown" keeps the whole block's.
+  own = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 1, 1]], np.float64)
+  squares[:, :3] *= own
   feature_shares = squares / squares.sum(axis=1, keepdims=True)
   column_shares = np.stack([feature_shares[:, :3].sum(axis=1), feature_shares[:, 3],
                             feature_shares[:, 4]], axis=1)
@@ -447,8 +451,8 @@ def test_tabular_anomaly_signatures_in_a_tensorflow_only_process(tabular_export,
                                   (score_norm > threshold) | nonfinite)
     np.testing.assert_array_equal(out[f"{mode}/1/nonfinite"], nonfinite)
     np.testing.assert_allclose(out[f"{mode}/2/energy"], energy, atol=1e-5)
-    # Explanations: each raw column's share of the score norm, in raw column order; the
-    # one-hot block of "protocol" (features 0-2) sums back to it. The NaN record: zeros, "".
+    # Explanations: each raw column's share of the score norm's pieces, in raw column order;
+    # the one-hot block of "protocol" (features 0-2) sums back to it. The NaN record: 0, "".
     np.testing.assert_allclose(out[f"{mode}/0/column_shares"], column_shares, rtol=1e-4,
                                atol=1e-6)
     np.testing.assert_allclose(out[f"{mode}/0/column_shares"][~nonfinite].sum(axis=1), 1.0,

@@ -14,7 +14,9 @@ unchanged (extra columns pass through) followed by
                            energy or score is not finite: scored and flagged, never refused
   unseen_categories        categorical values of the record never seen in training
   top_column               the raw column with the largest share of the score ("" when
-                           nonfinite); engan_tf/serving.py defines the shares
+                           nonfinite); engan_tf/serving.py defines the shares (a
+                           categorical column counts the gradient on the record's own
+                           value, not on its whole one-hot block)
 
 This is the exported scorer's `score_records` signature (engan_tf/serving.py), loaded with
 tf.saved_model.load: --export_dir names a SavedModel (export_dir/scorer/<version>);
