@@ -82,7 +82,8 @@ What the scorer needs beside the model: the anomaly thresholds (an
 preprocessing (`source.tabular`: raw columns -> features, StringLookup and Normalization
 layers whose variables and lookup tables go in the SavedModel) gives it `score_records`.
 Raw column names are its input names (letters, digits, "_", ".", "-").
-`export(..., anomaly_threshold=t)` overrides the saved threshold.
+`export(..., anomaly_threshold=t)` overrides the saved threshold, `decision_function=` the
+saved choice of decision function (its own saved threshold then applies).
 
 Export reads the model_dir alone (no data files) and never writes to it. Each SavedModel is
 written to a hidden temporary directory next to its version directory (TF Serving ignores
@@ -632,10 +633,13 @@ def export_model(model, source, export_dir, version, thresholds=None, feature_me
 
 
 def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold=None,
-           checkpoint="latest"):
+           checkpoint="latest", decision_function=None):
   """Exports a train.py model_dir; returns {"sampler": path, ...}.
 
   checkpoint: "latest" (the last checkpoint) or "selected" (the one --select_metric kept).
+  decision_function: "score_norm" or "energy" for the exported `anomaly`/`is_anomaly`, with
+  its own threshold from anomaly_threshold.json; None: the one the validation rows preferred
+  (the file's `decision_function`).
   """
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
@@ -647,6 +651,17 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
         f"{model_dir} is an anomaly model without anomaly_threshold.json (a run that "
         f"stopped before its end?): run `python evaluate.py --model_dir={model_dir}` to fit "
         f"it, or pass --anomaly_threshold")
+  if decision_function is not None:
+    if decision_function not in anomaly.DECISION_FUNCTIONS:
+      raise ValueError(f"--decision_function must be one of {anomaly.DECISION_FUNCTIONS}, "
+                       f"got {decision_function!r}")
+    if thresholds is None:
+      raise ValueError(f"{model_dir} is not an anomaly model: --decision_function does not "
+                       "apply")
+    if decision_function not in thresholds.thresholds and anomaly_threshold is None:
+      raise ValueError(f"{model_dir}/anomaly_threshold.json has no threshold for "
+                       f"{decision_function}: pass --anomaly_threshold as well")
+    thresholds = dataclasses.replace(thresholds, decision_function=decision_function)
   if anomaly_threshold is not None:
     if restored.source.kind not in anomaly.SOURCE_KINDS:
       raise ValueError(f"{model_dir} is not an anomaly model: --anomaly_threshold does not apply")

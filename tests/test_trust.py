@@ -106,6 +106,22 @@ def test_anomaly_thresholds_belong_to_their_checkpoint(csv_run, tmp_path):
   assert not tf.io.gfile.exists(str(tmp_path / "export"))
 
 
+def test_export_takes_the_decision_function_the_user_names(csv_run, tmp_path):
+  saved = rundir.RunDir(csv_run.model_dir).load_thresholds()
+  other = "energy" if saved.decision_function == "score_norm" else "score_norm"
+  paths = export_lib.export(csv_run.model_dir, str(tmp_path / "export"),
+                            decision_function=other)
+  assert tf.saved_model.load(paths["scorer"]).anomaly_threshold.numpy() == pytest.approx(
+      saved.thresholds[other], rel=1e-6)
+  records = {"bytes": np.float32([10, 900, 6000]), "proto": np.array(["tcp", "udp", "tcp"]),
+             "flag": np.array(["SF", "S0", "REJ"]), "duration": np.float32([0.1, 0.5, 0.9])}
+  out = _score_records(paths["scorer"], records)
+  np.testing.assert_array_equal(out["is_anomaly"], out[other] > np.float32(
+      saved.thresholds[other]))
+  with pytest.raises(ValueError, match="--decision_function must be one of"):
+    export_lib.export(csv_run.model_dir, str(tmp_path / "bad"), decision_function="density")
+
+
 @pytest.fixture(scope="module")
 def averaged_run(tmp_path_factory):
   """A toy run with weight averaging, trained to step 6: (config, its trained model)."""

@@ -22,6 +22,9 @@ def define_flags():
   flags.DEFINE_integer("version", None, "Version directory name (default: the training step).")
   flags.DEFINE_float("anomaly_threshold", None,
                      "Anomaly decision threshold (default: the data set's fitted one).")
+  flags.DEFINE_enum("decision_function", None, ["score_norm", "energy"],
+                    "Anomaly models: the exported decision function (default: the one the "
+                    "held-out validation rows preferred at training, anomaly_threshold.json).")
 
 
 def main(argv):
@@ -30,7 +33,8 @@ def main(argv):
   try:
     paths = export_lib.export(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version,
                               data_dir=FLAGS.data_dir, anomaly_threshold=FLAGS.anomaly_threshold,
-                              checkpoint=FLAGS.checkpoint)
+                              checkpoint=FLAGS.checkpoint,
+                              decision_function=FLAGS.decision_function)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     cli.fail(cli.tool_name(), e)
   for name, path in paths.items():
