@@ -76,10 +76,10 @@ class TrainConfig:
   learning_rate: float = option(1e-4, "Adam learning rate of the three networks.")
   energy_learning_rate: Optional[float] = option(
       None, "The energy's Adam learning rate, if not --learning_rate.")
-  lr_decay_start: Optional[float] = option(
-      None, "Decay every optimizer's learning rate (E, G, T) after this fraction of "
+  lr_decay_start: float = option(
+      1.0, "Decay every optimizer's learning rate (E, G, T) after this fraction of "
       "--train_steps, counted in generator steps, to --lr_decay_final x its base rate at "
-      "--train_steps (engan_tf/schedules.py; e.g. 0.6; default: constant rates).")
+      "--train_steps (engan_tf/schedules.py; e.g. 0.6; 1, the default: constant rates).")
   lr_decay_final: float = option(
       0.0, "With --lr_decay_start: the rates at --train_steps, as a fraction of the base rates.")
   lr_decay_shape: str = option("linear", "With --lr_decay_start: the decay's shape.",
@@ -161,8 +161,8 @@ class TrainConfig:
                 "mi_noise_std"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
-    if self.lr_decay_start is not None and not 0 <= self.lr_decay_start < 1:
-      raise ValueError(f"--lr_decay_start must be in [0, 1), got {self.lr_decay_start}")
+    if not 0 <= self.lr_decay_start <= 1:
+      raise ValueError(f"--lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
     if not 0 <= self.lr_decay_final <= 1:
       raise ValueError(f"--lr_decay_final must be in [0, 1], got {self.lr_decay_final}")
     if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):

@@ -42,8 +42,8 @@ class LearningRateDecay:
 
   @classmethod
   def from_config(cls, config):
-    """The decay --lr_decay_start asks for, or None (constant rates)."""
-    if config.lr_decay_start is None:
+    """The decay --lr_decay_start asks for, or None (1: constant rates)."""
+    if config.lr_decay_start >= 1:
       return None
     return cls(config.train_steps, config.lr_decay_start, config.lr_decay_final,
                config.lr_decay_shape)

@@ -201,7 +201,7 @@ def test_lr_decay_sets_every_rate_by_generator_step_to_the_closed_form(shape):
 
 def test_a_resumed_run_continues_the_lr_decay_from_its_step(trained_run, tmp_path):
   config = _copy_of(trained_run, tmp_path)  # at step 10, constant rates (the default)
-  assert config.lr_decay_start is None
+  assert config.lr_decay_start == 1.0  # the default: constant rates
   decayed = dataclasses.replace(config, train_steps=20, learning_rate=1e-3,
                                 energy_learning_rate=1e-4, lr_decay_start=0.5,
                                 lr_decay_final=0.1, jit_compile=True)
@@ -223,7 +223,7 @@ def test_a_resumed_run_continues_the_lr_decay_from_its_step(trained_run, tmp_pat
   assert float(summary["model"].g_optimizer.learning_rate.numpy()) == pytest.approx(
       1e-3 * (1 - 0.9 * 19 / 20), rel=1e-5)
   with pytest.raises(ValueError, match="--lr_decay_start must be in"):
-    training.train(dataclasses.replace(decayed, lr_decay_start=1.0))
+    training.train(dataclasses.replace(decayed, lr_decay_start=1.5))
 
 
 def test_max_train_minutes_stops_checkpoints_and_evaluates(tmp_path):
