@@ -2,13 +2,17 @@ r"""Toy sample quality through an exported sampler: `generate`, `sample` and `sa
 
   python export.py --model_dir=runs/toy_25gaussians --export_dir=/tmp/exported
   python bench/exported_sampler_quality.py --sampler=/tmp/exported/sampler/5000 \
+      --scorer=/tmp/exported/scorer/5000 \
       --dataset=25gaussians --output=bench/results/exported_sampler_25gaussians.json
 
 The same 10,000 latents z ~ N(0, I) (seeded) go through `generate` (x = G(z)) and through
 100 latent MALA steps of alpha 0.01 of `sample` (U = E(G(z)) + |z|^2 / 2) and `sample_paper`
 (U = E(G(z))), all by the SavedModel's signatures as a served model runs them. Prints and
 writes modes covered, high-quality share and KL (engan_tf.metrics.toy.mode_statistics) and
-the mean acceptance rate of each.
+the mean acceptance rate of each. With --scorer (an exported scorer/<version> dir), also the
+log-likelihood of the training run's final evaluation (the same 10,000 true samples, the
+640-point grid; engan_tf.metrics.toy.log_likelihood) with E read from the scorer's
+`serving_default` signature.
 """
 
 import argparse
@@ -24,6 +28,8 @@ from engan_tf.metrics import toy as toy_metrics
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--sampler", required=True, help="An exported sampler/<version> dir.")
+  parser.add_argument("--scorer", default=None, help="An exported scorer/<version> dir: also "
+                      "the log-likelihood of true samples under its energy.")
   parser.add_argument("--dataset", required=True, choices=sorted(toy.TOY_DENSITIES))
   parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument("--mcmc_steps", type=int, default=100)
@@ -49,6 +55,13 @@ def main():
     results[name] = {k: (float(v) if isinstance(v, (float, np.floating)) else v)
                      for k, v in stats.items()}
     print(name, json.dumps(results[name]))
+  if args.scorer:
+    score = tf.saved_model.load(args.scorer).signatures["serving_default"]
+    energy_fn = lambda x, training=False: score(x=x)["energy"]
+    true_x = density.sample(tf.constant([4321, 0]), args.num_samples).numpy()  # evaluate_toy's
+    results["scorer"] = {"path": args.scorer, **toy_metrics.log_likelihood(
+        energy_fn, true_x, points_per_axis=640)}
+    print("serving_default (scorer)", json.dumps(results["scorer"]))
   if args.output:
     with tf.io.gfile.GFile(args.output, "w") as f:
       json.dump(results, f, indent=2)

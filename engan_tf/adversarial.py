@@ -2,14 +2,16 @@
 
 One call of `train_step` is one generator update:
 
+  every optimizer's rate <- base rate * decay(generator step)   (--lr_decay_start, if set)
   for each of n_critic real minibatches x[:, i]:
       z ~ N(0, I);  z <- negative_latents(z)            (EnGAN: latent MCMC, if set)
       loss, values = critic_loss(x[:, i], G(z));  theta <- optimizer(loss)
   values = generator_update(noise, batch, scale)       (the subclass's generator objective)
 
 A subclass states its two objectives (`critic_loss`, `generator_update`) and the metric
-names they report; the loop, the replica scaling, the metrics, the random stream and the
-optional average of the energy's weights are here.
+names they report; the loop, the replica scaling, the metrics, the random stream, the
+learning-rate decay (engan_tf.schedules) and the optional average of the energy's weights
+are here.
 
 Each element of the training data is `[batch, n_critic, *data_shape]` (see
 `engan_tf.data`), or a dict with that under "x" and, optionally, the noise fed in as data
@@ -59,6 +61,30 @@ class AdversarialEnergyModel(keras.Model):
     super().compile(optimizer=g_optimizer, **kwargs)
     self.e_optimizer = e_optimizer
     self.g_optimizer = g_optimizer
+    self.base_learning_rates = None  # set_learning_rates
+    self.learning_rate_decay = None
+
+  def set_learning_rates(self, base_rates, decay=None):
+    """Each optimizer's base rate (in optimizers_and_variables' order) and the decay
+    (engan_tf.schedules.LearningRateDecay, or None: constant) applied to them all by
+    generator step. Sets the rates of the current step now; the train step sets them
+    before every update (call before the train step is traced, i.e. before fit)."""
+    optimizers = [optimizer for optimizer, _ in self.optimizers_and_variables()]
+    if len(base_rates) != len(optimizers):
+      raise ValueError(f"{len(optimizers)} optimizers, {len(base_rates)} base rates")
+    self.base_learning_rates = [float(rate) for rate in base_rates]
+    self.learning_rate_decay = decay
+    factor = 1.0 if decay is None else decay.factor_at(self.step)
+    for optimizer, rate in zip(optimizers, self.base_learning_rates):
+      optimizer.learning_rate.assign(rate * factor)
+
+  def apply_learning_rate_decay(self):
+    """Sets every optimizer's rate for the coming generator step (inside the train step)."""
+    if self.learning_rate_decay is None:
+      return
+    factor = self.learning_rate_decay(self.g_optimizer.iterations)
+    for (optimizer, _), rate in zip(self.optimizers_and_variables(), self.base_learning_rates):
+      optimizer.learning_rate.assign(rate * factor)
 
   def optimizers_and_variables(self):
     """[(optimizer, variables it updates)] for every optimizer of the model."""
@@ -107,6 +133,8 @@ class AdversarialEnergyModel(keras.Model):
     # Keras sums the replicas' gradients: scale each replica's mean loss by 1/replicas.
     scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
+    # --lr_decay_start: the rates of this generator step (before any of its updates).
+    self.apply_learning_rate_decay()
     # n_critic energy updates, unrolled at trace time (no Python runs per step).
     for i in range(self.n_critic):
       z = noise["z_critic"][:, i] if "z_critic" in noise else self.sample_latent(batch)

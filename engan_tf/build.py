@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from engan_tf import config as config_lib
 from engan_tf import networks as networks_lib
+from engan_tf import schedules
 
 
 def recipe_choices(config, source):
@@ -82,14 +83,16 @@ def _build_model(config, source):
   model.compile(*optimizers, steps_per_execution=config.steps_per_execution,
                 jit_compile=config.jit_compile and config.strategy == "default")
   model.build_optimizers()
+  set_learning_rates(model, config)
   return model
 
 
 def set_learning_rates(model, config):
-  """The command line's learning rates (a restored checkpoint brings its own back)."""
-  model.e_optimizer.learning_rate.assign(config.energy_lr)
-  for optimizer, _ in model.optimizers_and_variables()[1:]:
-    optimizer.learning_rate.assign(config.learning_rate)
+  """The command line's learning rates and their decay, --lr_decay_start (a restored
+  checkpoint brings its own rates back: call this after restoring, before fit)."""
+  base_rates = [config.energy_lr] + [config.learning_rate] * (
+      len(model.optimizers_and_variables()) - 1)
+  model.set_learning_rates(base_rates, schedules.LearningRateDecay.from_config(config))
 
 
 def training_checkpoint(model):

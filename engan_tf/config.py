@@ -29,6 +29,7 @@ NETWORKS = ("mlp512", "mlp512_swish_energy", "mlp512_quadratic_energy", "kdd",
 MODELS = ("engan", "wgan_gp")
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 ENTROPY_TERMS = ("jsd_mi", "logdet")  # the generator's entropy term (engan_tf.model)
+LR_DECAY_SHAPES = ("linear", "cosine")  # --lr_decay_shape (engan_tf.schedules)
 SHUFFLES = ("per_dimension", "rows")  # negatives of the MI estimator (engan_tf.mi)
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
 IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model",
@@ -75,6 +76,14 @@ class TrainConfig:
   learning_rate: float = option(1e-4, "Adam learning rate of the three networks.")
   energy_learning_rate: Optional[float] = option(
       None, "The energy's Adam learning rate, if not --learning_rate.")
+  lr_decay_start: float = option(
+      1.0, "Decay every optimizer's learning rate (E, G, T) after this fraction of "
+      "--train_steps, counted in generator steps, to --lr_decay_final x its base rate at "
+      "--train_steps (engan_tf/schedules.py; e.g. 0.6; 1, the default: constant rates).")
+  lr_decay_final: float = option(
+      0.0, "With --lr_decay_start: the rates at --train_steps, as a fraction of the base rates.")
+  lr_decay_shape: str = option("linear", "With --lr_decay_start: the decay's shape.",
+                               choices=LR_DECAY_SHAPES)
   beta_1: float = option(0.5, "Adam beta_1.")
   beta_2: float = option(0.9, "Adam beta_2.")
   shuffle: str = option("per_dimension", "How the MI estimator's negatives are drawn from the "
@@ -153,6 +162,10 @@ class TrainConfig:
                 "mi_noise_std"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
+    if not 0 <= self.lr_decay_start <= 1:
+      raise ValueError(f"--lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+    if not 0 <= self.lr_decay_final <= 1:
+      raise ValueError(f"--lr_decay_final must be in [0, 1], got {self.lr_decay_final}")
     if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
       raise ValueError(f"--beta_1 and --beta_2 must be in [0, 1), got {self.beta_1}, {self.beta_2}")
     for field in dataclasses.fields(self):

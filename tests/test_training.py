@@ -162,6 +162,70 @@ def test_energy_learning_rate_sets_e_s_adam_only_and_wins_on_resume(trained_run,
     training.train(_config(tmp_path, energy_learning_rate=0.0))
 
 
+class _RecordRates(keras.callbacks.Callback):
+  """[(generator step after the batch, [each optimizer's rate])] of every batch."""
+
+  def __init__(self):
+    super().__init__()
+    self.rates = []
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.rates.append((self.model.step, [float(o.learning_rate.numpy())
+                                         for o, _ in self.model.optimizers_and_variables()]))
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine"])
+def test_lr_decay_sets_every_rate_by_generator_step_to_the_closed_form(shape):
+  # 10 generator steps, n_critic 3 (E's optimizer steps 30 times), decay from step 4 to
+  # 0.1 x the base rates at step 10: the update taking the counter from s to s + 1 uses
+  # base * factor(s), the same for E (base 0.02) as for G and T (base 0.05).
+  model = _sgd_model(n_critic=3)
+  config = training.TrainConfig(train_steps=10, learning_rate=0.05, energy_learning_rate=0.02,
+                                lr_decay_start=0.4, lr_decay_final=0.1, lr_decay_shape=shape)
+  build.set_learning_rates(model, config)
+  record = _RecordRates()
+  source = data.load_dataset("8gaussians")
+  model.fit(source.train_dataset(16, 3, 0), steps_per_epoch=10, epochs=1, verbose=0,
+            callbacks=[record])
+  assert int(model.e_optimizer.iterations.numpy()) == 30
+  for after, rates in record.rates:
+    s = after - 1
+    p = min(max((s - 4) / 6, 0.0), 1.0)
+    factor = (1 - 0.9 * p if shape == "linear" else 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * p)))
+    assert rates == pytest.approx([0.02 * factor, 0.05 * factor, 0.05 * factor], rel=1e-5)
+  assert [after for after, _ in record.rates] == list(range(1, 11))
+  assert record.rates[-1][1][1] == pytest.approx(0.05 * (1 - 0.9 * 5 / 6) if shape == "linear"
+                                                 else 0.05 * (0.1 + 0.45 * (1 + np.cos(np.pi * 5 / 6))),
+                                                 rel=1e-5)
+
+
+def test_a_resumed_run_continues_the_lr_decay_from_its_step(trained_run, tmp_path):
+  config = _copy_of(trained_run, tmp_path)  # at step 10, constant rates (the default)
+  assert config.lr_decay_start == 1.0  # the default: constant rates
+  decayed = dataclasses.replace(config, train_steps=20, learning_rate=1e-3,
+                                energy_learning_rate=1e-4, lr_decay_start=0.5,
+                                lr_decay_final=0.1, jit_compile=True)
+  summary = training.train(decayed)
+  assert summary["step"] == 20
+  # The last update (step 19) ran at factor(19) = 1 - 0.9 * 9/10 of the base rates; a
+  # schedule that restarted at the resumed step would still be at its base rates.
+  factor = 1 - 0.9 * 9 / 10
+  model = summary["model"]
+  assert [float(o.learning_rate.numpy()) for o, _ in model.optimizers_and_variables()] == (
+      pytest.approx([1e-4 * factor, 1e-3 * factor, 1e-3 * factor], rel=1e-5))
+  saved = json.load(open(os.path.join(decayed.model_dir, "config.json")))
+  assert (saved["lr_decay_start"], saved["lr_decay_final"], saved["lr_decay_shape"]) == (
+      0.5, 0.1, "linear")
+  # Its checkpoint (same layout as a constant-rate one) restores, and the schedule continues
+  # from the restored step: resumed to 40, step 39's rate is the new schedule's closed form.
+  summary = training.train(dataclasses.replace(decayed, train_steps=40))
+  assert summary["step"] == 40
+  assert float(summary["model"].g_optimizer.learning_rate.numpy()) == pytest.approx(
+      1e-3 * (1 - 0.9 * 19 / 20), rel=1e-5)
+  with pytest.raises(ValueError, match="--lr_decay_start must be in"):
+    training.train(dataclasses.replace(decayed, lr_decay_start=1.5))
+
+
 def test_max_train_minutes_stops_checkpoints_and_evaluates(tmp_path):
   # A budget of ~0.6 s stops a 100,000-step run early, at a step that is checkpointed.
   summary = training.train(_config(tmp_path, train_steps=100_000, steps_per_epoch=50_000,
