@@ -108,13 +108,9 @@ def run_fold(candidate, held_out, normal, fit_rows):
   det.fit(fit_rows)
   model = det.model
   record = {"chosen": model.decision_function_, "fit_s": round(time.perf_counter() - start, 1)}
-  chosen = model.decision_function_
-  for name in common.DECISION_FUNCTIONS:
-    model.decision_function_ = name
-    score = lambda x: -np.asarray(model.score_samples(x), np.float64)  # pylint: disable=cell-var-from-loop
+  for name, score in common.anomaly_score_fns(model).items():
     record[name] = common.auroc(score(normal), score(held_out))
-  model.decision_function_ = chosen
-  record["auto"] = record[chosen]
+  record["auto"] = record[record["chosen"]]
   return record
 
 

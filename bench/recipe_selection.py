@@ -57,8 +57,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import anomaly_suite as suite  # pylint: disable=g-import-not-at-top,wrong-import-position
-from selection_common import (DECISION_FUNCTIONS, auroc, family, family_mean, load,  # pylint: disable=g-import-not-at-top,wrong-import-position
-                              save)
+from selection_common import (DECISION_FUNCTIONS, anomaly_score_fns, auroc,  # pylint: disable=g-import-not-at-top,wrong-import-position
+                              family_mean, load, save)
 
 # Each candidate: TrainConfig values on top of the recipe (the reasons are in BUILD_NOTES).
 CANDIDATES = {
@@ -140,13 +140,10 @@ def run_engan(ds, candidate, seed, full, partial):
                                                     == -1)),
             "test_is_anomaly_false_alarm": float(np.mean(
                 model.predict(ds.x_test)[ds.y_test == 0] == -1))}
-  for name in DECISION_FUNCTIONS:
-    model.decision_function_ = name
-    score_fn = lambda x: -np.asarray(model.score_samples(x), np.float64)  # pylint: disable=cell-var-from-loop
+  for name, score_fn in anomaly_score_fns(model).items():
     crit = criterion_of(score_fn, ds, full, partial)
     test = suite.evaluate_scores(ds.y_test, score_fn(ds.x_test), score_fn(ds.x_val))
     record[name] = {**crit, "test": test}
-  model.decision_function_ = chosen
   record["auto"] = record[chosen]
   return record
 

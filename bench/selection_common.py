@@ -13,6 +13,23 @@ def family(name):
   return base if base and suffix.isdigit() else name
 
 
+def anomaly_score_fns(detector):
+  """{decision function: x -> anomaly score (higher = more anomalous)} of a fitted
+  engan_tf.AnomalyDetector, whichever function it chose itself (`decision_function_`)."""
+
+  def score_fn(name):
+    def score(x):
+      chosen = detector.decision_function_
+      detector.decision_function_ = name
+      try:
+        return -np.asarray(detector.score_samples(x), np.float64)
+      finally:
+        detector.decision_function_ = chosen
+    return score
+
+  return {name: score_fn(name) for name in DECISION_FUNCTIONS}
+
+
 def auroc(normal, anomalous):
   from sklearn import metrics  # pylint: disable=g-import-not-at-top
   y = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])

@@ -59,6 +59,13 @@ class AnomalyThresholds:
     return self.thresholds[self.decision_function]
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureStatistics:
+  """The training rows' per-feature statistics in the model's space (feature_medians.json)."""
+  medians: np.ndarray  # float32 [n_features]
+  means: Optional[np.ndarray] = None  # float64 [n_features]; None: saved before means were
+
+
 class RunDir:
   """The files of one run (see the module docstring)."""
 
@@ -142,7 +149,7 @@ class RunDir:
                            "is damaged: retrain in a new --model_dir") from e
     return description, preprocessing
 
-  def save_feature_medians(self, x_train):
+  def save_feature_statistics(self, x_train):
     """feature_medians.json: the per-feature median and mean of the training rows (model
     space), {"medians": [n_features floats], "means": [...], "rows": n} (written once, at
     the start; a one-hot block's largest mean is its most frequent category)."""
@@ -151,19 +158,14 @@ class RunDir:
                                             "means": x.mean(axis=0, dtype=np.float64).tolist(),
                                             "rows": int(len(x))})
 
-  def load_feature_medians(self) -> Optional[np.ndarray]:
-    """The saved median feature vector (float32 [n_features]), or None (none saved)."""
+  def load_feature_statistics(self) -> Optional[FeatureStatistics]:
+    """The saved FeatureStatistics, or None (none saved)."""
     if not tf.io.gfile.exists(self.file(self.FEATURE_MEDIANS)):
       return None
-    return np.asarray(self._read_json(self.FEATURE_MEDIANS)["medians"], np.float32)
-
-  def load_feature_means(self) -> Optional[np.ndarray]:
-    """The saved mean feature vector (float64 [n_features]), or None (none saved: also a
-    feature_medians.json written before means were)."""
-    if not tf.io.gfile.exists(self.file(self.FEATURE_MEDIANS)):
-      return None
-    means = self._read_json(self.FEATURE_MEDIANS).get("means")
-    return None if means is None else np.asarray(means, np.float64)
+    saved = self._read_json(self.FEATURE_MEDIANS)
+    means = saved.get("means")
+    return FeatureStatistics(np.asarray(saved["medians"], np.float32),
+                             None if means is None else np.asarray(means, np.float64))
 
   def check_same_run(self, config: config_lib.TrainConfig):
     """A model_dir holds one run: refuse to resume it with another data set or architecture."""

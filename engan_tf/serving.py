@@ -384,15 +384,15 @@ def _raw_feature_spec(source):
   return spec
 
 
-def build_scorer(model, source, thresholds=None, feature_medians=None, feature_means=None):
+def build_scorer(model, source, thresholds=None, feature_statistics=None):
   """(tf.Module, {signature name: tf.function}): `score`, and `anomaly` / `score_records`
   / `explain`.
 
   `thresholds` (AnomalyThresholds; None: not an anomaly model): its threshold is stored in
   the SavedModel as a variable, so the decision needs nothing outside it.
-  `feature_medians`, `feature_means` ([n_features] each, of the training rows in the model's
-  space; `RunDir.load_feature_medians` / `load_feature_means`): the energy explanation's
-  reference record (`explanation_reference`).
+  `feature_statistics` (rundir.FeatureStatistics of the training rows in the model's space;
+  `RunDir.load_feature_statistics`): the energy explanation's reference record
+  (`explanation_reference`).
   """
   data_shape = tuple(int(d) for d in source.data_shape)
   from_data = source.from_data_scale or _identity
@@ -412,13 +412,15 @@ def build_scorer(model, source, thresholds=None, feature_medians=None, feature_m
   explained = thresholds.decision_function if thresholds is not None else "score_norm"
   n_features = int(np.prod(data_shape))
   reference = None
-  if explained == "energy" and feature_medians is not None:
-    for name, values in (("feature_medians", feature_medians), ("feature_means", feature_means)):
+  if explained == "energy" and feature_statistics is not None:
+    for name in ("medians", "means"):
+      values = getattr(feature_statistics, name)
       if values is not None and np.size(values) != n_features:
-        raise ValueError(f"{name} has {np.size(values)} values, the model takes "
+        raise ValueError(f"feature {name} have {np.size(values)} values, the model takes "
                          f"{n_features} features: the model_dir's feature_medians.json does "
                          "not belong to this model")
-    reference = explanation_reference(columns_of_features, feature_medians, feature_means)
+    reference = explanation_reference(columns_of_features, feature_statistics.medians,
+                                      feature_statistics.means)
     if reference is None:
       logging.warning("no feature means (a model_dir trained before they were saved): the "
                       "energy's column_shares use the score-norm pieces")
@@ -585,13 +587,13 @@ def _write_warmup(saved_model_dir, logs):
       writer.write(log.SerializeToString())
 
 
-def export_model(model, source, export_dir, version, thresholds=None, feature_medians=None,
-                 feature_means=None):
+def export_model(model, source, export_dir, version, thresholds=None,
+                 feature_statistics=None):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
-  (and writes nothing) if either version directory exists. `feature_medians`,
-  `feature_means`: see `build_scorer`.
+  (and writes nothing) if either version directory exists. `feature_statistics`: see
+  `build_scorer`.
   """
   version = int(version)
   if version < 1:
@@ -603,8 +605,8 @@ def export_model(model, source, export_dir, version, thresholds=None, feature_me
         f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
         "Pass another --version or --export_dir.")
   modules = {SAMPLER: build_sampler(model, source),
-             SCORER: build_scorer(model, source, thresholds, feature_medians,
-                                  feature_means)}  # (module, signatures)
+             SCORER: build_scorer(model, source, thresholds,
+                                  feature_statistics)}  # (module, signatures)
   tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
          for name in final}
   try:
@@ -671,6 +673,5 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
         thresholds, thresholds={**thresholds.thresholds,
                                 thresholds.decision_function: float(anomaly_threshold)})
   version = default_version(restored.model) if version is None else version
-  run = rundir.RunDir(model_dir)
   return export_model(restored.model, restored.source, export_dir, version, thresholds,
-                      run.load_feature_medians(), run.load_feature_means())
+                      rundir.RunDir(model_dir).load_feature_statistics())

@@ -102,8 +102,8 @@ def train(config: TrainConfig):
     if described is None:
       run.save_data_description(data_lib.describe(source),
                                 source.tabular.model if source.tabular else None)
-    if source.anomaly is not None and run.load_feature_medians() is None:
-      run.save_feature_medians(source.anomaly.x_train)  # the energy explanations' baseline
+    if source.anomaly is not None and run.load_feature_statistics() is None:
+      run.save_feature_statistics(source.anomaly.x_train)  # the energy explanations' baseline
 
   with strategy.scope():
     model = build.build_model(config, source)

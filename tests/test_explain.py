@@ -62,7 +62,8 @@ def _scorer(decision_function, medians=None, means=None):
   model = types.SimpleNamespace(energy=_quadratic_energy(features.shape[1]))
   thresholds = rundir.AnomalyThresholds(step=1, thresholds={"score_norm": 1.0, "energy": 1.0},
                                         decision_function=decision_function)
-  _, signatures = serving.build_scorer(model, source, thresholds, medians, means)
+  statistics = None if medians is None else rundir.FeatureStatistics(medians, means)
+  _, signatures = serving.build_scorer(model, source, thresholds, statistics)
   return model, preprocessing, features, signatures
 
 
