@@ -32,7 +32,7 @@ nearer the current recipe (listed first). IsolationForest and k-NN (k = 5) get t
 folds, for scale.
 
 Tenth session (this addition committed before its runs): every engan candidate runs with
-detector seeds 0, 1 and 2 (`--seeds`; the criterion of a candidate is then its mean over
+detector seeds 0, 1 and 2 (anomaly_suite's `--seeds`; the criterion of a candidate is then its mean over
 seeds and folds), and the post-hoc "recipe_ensemble" (the three seeds' standardised scores
 averaged, costing three fits) is a candidate as well; same choice rule.
 
@@ -89,8 +89,6 @@ flags.DEFINE_string("selection_output", "bench/results/cluster_selection.json",
 flags.DEFINE_bool("report_only", False, "Run nothing: print the table of --output.")
 flags.DEFINE_bool("baselines", True, "Also run iforest and knn on the folds (for scale).")
 flags.DEFINE_integer("num_threads", 1, "TensorFlow threads of each engan fit.")
-flags.DEFINE_list("seeds", ["0"], "Detector seeds of each engan candidate (records of each "
-                  "seed are kept; the report averages over seeds).")
 FLAGS = flags.FLAGS
 
 
