@@ -33,8 +33,9 @@ folds, for scale.
 
 Tenth session (this addition committed before its runs): every engan candidate runs with
 detector seeds 0, 1 and 2 (anomaly_suite's `--seeds`; the criterion of a candidate is then its mean over
-seeds and folds), and the post-hoc "recipe_ensemble" (the three seeds' standardised scores
-averaged, costing three fits) is a candidate as well; same choice rule.
+seeds and folds), and the post-hoc candidates (POSTHOC below: the mix of energy and score
+norm of one fit; the three seeds' standardised scores averaged, costing three fits) are
+candidates as well; same choice rule.
 
 Afterwards, and never to choose: the validity of the criterion is checked by the same
 candidates' test AUROC on the development sets (bench/anomaly_suite.py, seed 0), and the
@@ -72,12 +73,15 @@ CANDIDATES = {
     # the negatives move toward E's wells and push up where G alone would not go.
     "mcmc10": {"mcmc_steps": 10},
 }
-# Post-hoc candidates, computed from the saved scores of one candidate's seeds (no fit):
-# "<candidate>_ensemble" averages the seeds' scores, each standardised by its median and
-# interquartile range on the fit rows (known at deployment, no labels). The seeds of one
-# command differ in AUROC by as much as recipes do (BUILD_NOTES, ninth session): an average
-# over seeds is the plain way to remove that variance.
-ENSEMBLE_SUFFIX = "_ensemble"
+# POSTHOC candidates, computed from a candidate's saved scores (no further fit), each score
+# standardised by its median and interquartile range on the fit rows (known at deployment,
+# no labels):
+#  "<c>_mix": the mean of the standardised energy and log score norm of one fit (issue 17,
+#     item 5: the score norm is zero on flat regions of E, the energy ranks by density);
+#  "<c>_ensemble", "<c>_energy_ensemble", "<c>_mix_ensemble": the mean over the seeds of
+#     the standardised own choice / energy / mix. The seeds of one command differ in AUROC
+#     by as much as recipes do (BUILD_NOTES, ninth session): an average over seeds is the
+#     plain way to remove that variance, at one fit per seed.
 MIN_CLUSTER_ROWS = 5
 FOLDS = 2
 
@@ -113,9 +117,9 @@ def cluster_folds(x_train):
 def run_fold(candidate, held_out, normal, fit_rows, seed=0):
   """{auto, energy, score_norm: AUROC, chosen, fit_s} of one engan fit, or a baseline's.
 
-  An engan record also keeps the chosen decision function's scores of the evaluation-normal
-  and held-out rows (`scores_normal`, `scores_held_out`, standardised by the median and
-  interquartile range of its scores on the fit rows) for the post-hoc seed ensemble.
+  An engan record also keeps, per decision function, its scores of the evaluation-normal
+  and held-out rows standardised by the median and interquartile range of its scores on the
+  fit rows (the score norm on a log scale: it spans decades), for the post-hoc candidates.
   """
   start = time.perf_counter()
   if candidate in ("iforest", "knn"):
@@ -126,41 +130,60 @@ def run_fold(candidate, held_out, normal, fit_rows, seed=0):
   det = suite.EnganDetector(seed, None, {"config": config})
   det.fit(fit_rows)
   model = det.model
-  record = {"chosen": model.decision_function_, "fit_s": round(time.perf_counter() - start, 1)}
+  record = {"chosen": model.decision_function_, "fit_s": round(time.perf_counter() - start, 1),
+            "scores": {}}
   for name, score in common.anomaly_score_fns(model).items():
     record[name] = common.auroc(score(normal), score(held_out))
-    if name == record["chosen"]:
-      reference = score(fit_rows)
-      median = float(np.median(reference))
-      spread = float(np.subtract(*np.percentile(reference, [75, 25]))) or 1.0
-      record["scores_normal"] = ((score(normal) - median) / spread).round(5).tolist()
-      record["scores_held_out"] = ((score(held_out) - median) / spread).round(5).tolist()
+    standardise = _standardiser(score(fit_rows), log=name == "score_norm")
+    record["scores"][name] = {"normal": standardise(score(normal)).round(4).tolist(),
+                              "held_out": standardise(score(held_out)).round(4).tolist()}
   record["auto"] = record[record["chosen"]]
   return record
 
 
-def ensemble_records(records):
-  """Post-hoc "<candidate>_ensemble" records: per (candidate, set, cluster) with scores
-  from 2+ seeds, the AUROC of the seeds' mean standardised score."""
+def _standardiser(reference, log):
+  transform = (lambda s: np.log(np.maximum(s, 1e-30))) if log else (lambda s: s)
+  reference = transform(reference)
+  median = float(np.median(reference))
+  spread = float(np.subtract(*np.percentile(reference, [75, 25]))) or 1.0
+  return lambda s: (transform(np.asarray(s, np.float64)) - median) / spread
+
+
+def _member_scores(record, kind):
+  """(normal, held_out) standardised scores of one fit: kind "auto" (its own choice),
+  "energy", "score_norm" or "mix" (the mean of the two standardised functions)."""
+  scores = record["scores"]
+  names = {"auto": [record["chosen"]], "mix": list(common.DECISION_FUNCTIONS)}.get(kind, [kind])
+  return tuple(np.mean([scores[n][part] for n in names], axis=0)
+               for part in ("normal", "held_out"))
+
+
+def posthoc_records(records):
+  """Candidates computed from saved scores, without a fit (see POSTHOC)."""
   groups = {}
   for r in records:
-    if "scores_normal" in r:
+    if "scores" in r:
       groups.setdefault((r["candidate"], r["dataset"], r["cluster"]), []).append(r)
   out = []
   for (candidate, dataset, cluster), rows in groups.items():
+    common_fields = {"dataset": dataset, "cluster": cluster}
+    for r in rows:  # the mix of one fit
+      out.append({"candidate": f"{candidate}_mix", "seed": r["seed"], "fit_s": r["fit_s"],
+                  "auto": common.auroc(*_member_scores(r, "mix")), **common_fields})
     if len(rows) < 2:
       continue
-    normal = np.mean([r["scores_normal"] for r in rows], axis=0)
-    held_out = np.mean([r["scores_held_out"] for r in rows], axis=0)
-    out.append({"candidate": candidate + ENSEMBLE_SUFFIX, "dataset": dataset,
-                "cluster": cluster, "seed": "+".join(str(r.get("seed", 0)) for r in rows),
-                "auto": common.auroc(normal, held_out),
-                "fit_s": float(np.sum([r["fit_s"] for r in rows]))})
+    for kind in ("auto", "energy", "mix"):  # the seed ensembles
+      parts = [_member_scores(r, kind) for r in rows]
+      normal, held_out = (np.mean([p[i] for p in parts], axis=0) for i in (0, 1))
+      suffix = "_ensemble" if kind == "auto" else f"_{kind}_ensemble"
+      out.append({"candidate": candidate + suffix, "seed": "+".join(str(r["seed"]) for r in rows),
+                  "auto": common.auroc(normal, held_out),
+                  "fit_s": float(np.sum([r["fit_s"] for r in rows])), **common_fields})
   return out
 
 
 def report(data):
-  records = data["records"] + ensemble_records(data["records"])
+  records = data["records"] + posthoc_records(data["records"])
   names = list(dict.fromkeys(r["candidate"] for r in records))
   sets = list(dict.fromkeys(r["dataset"] for r in records))
   per = {}
