@@ -131,31 +131,13 @@ def run_fold(candidate, held_out, normal, fit_rows, seed=0):
   det.fit(fit_rows)
   model = det.model
   record = {"chosen": model.decision_function_, "fit_s": round(time.perf_counter() - start, 1),
-            "scores": {}}
-  for name, score in common.anomaly_score_fns(model).items():
-    record[name] = common.auroc(score(normal), score(held_out))
-    standardise = _standardiser(score(fit_rows), log=name == "score_norm")
-    record["scores"][name] = {"normal": standardise(score(normal)).round(4).tolist(),
-                              "held_out": standardise(score(held_out)).round(4).tolist()}
+            "scores": common.standardised_scores(model, fit_rows,
+                                                 {"normal": normal, "held_out": held_out})}
+  for name in common.DECISION_FUNCTIONS:
+    record[name] = common.auroc(record["scores"][name]["normal"],
+                                record["scores"][name]["held_out"])
   record["auto"] = record[record["chosen"]]
   return record
-
-
-def _standardiser(reference, log):
-  transform = (lambda s: np.log(np.maximum(s, 1e-30))) if log else (lambda s: s)
-  reference = transform(reference)
-  median = float(np.median(reference))
-  spread = float(np.subtract(*np.percentile(reference, [75, 25]))) or 1.0
-  return lambda s: (transform(np.asarray(s, np.float64)) - median) / spread
-
-
-def _member_scores(record, kind):
-  """(normal, held_out) standardised scores of one fit: kind "auto" (its own choice),
-  "energy", "score_norm" or "mix" (the mean of the two standardised functions)."""
-  scores = record["scores"]
-  names = {"auto": [record["chosen"]], "mix": list(common.DECISION_FUNCTIONS)}.get(kind, [kind])
-  return tuple(np.mean([scores[n][part] for n in names], axis=0)
-               for part in ("normal", "held_out"))
 
 
 def posthoc_records(records):
@@ -168,13 +150,16 @@ def posthoc_records(records):
   for (candidate, dataset, cluster), rows in groups.items():
     common_fields = {"dataset": dataset, "cluster": cluster}
     for r in rows:  # the mix of one fit
+      fit = [(r["scores"], r["chosen"])]
       out.append({"candidate": f"{candidate}_mix", "seed": r["seed"], "fit_s": r["fit_s"],
-                  "auto": common.auroc(*_member_scores(r, "mix")), **common_fields})
+                  "auto": common.auroc(*(common.combined(fit, "mix", part)
+                                         for part in ("normal", "held_out"))),
+                  **common_fields})
     if len(rows) < 2:
       continue
+    fits = [(r["scores"], r["chosen"]) for r in rows]
     for kind in ("auto", "energy", "mix"):  # the seed ensembles
-      parts = [_member_scores(r, kind) for r in rows]
-      normal, held_out = (np.mean([p[i] for p in parts], axis=0) for i in (0, 1))
+      normal, held_out = (common.combined(fits, kind, part) for part in ("normal", "held_out"))
       suffix = "_ensemble" if kind == "auto" else f"_{kind}_ensemble"
       out.append({"candidate": candidate + suffix, "seed": "+".join(str(r["seed"]) for r in rows),
                   "auto": common.auroc(normal, held_out),
