@@ -1,46 +1,60 @@
-"""Throughput of the MALA sampler (engan_tf.mcmc) in chain-steps per second.
+"""Throughput of the MALA sampler (engan_tf.mcmc) in chain-steps per second, beside PyTorch.
 
 One chain-step = one MALA transition of one chain: a forward and backward pass of E(G(z))
 (latent space) or E(x) (data space) plus tfp's accept/reject. Networks are freshly
 initialised (throughput does not depend on the weights). Each row: one untimed call
-(tracing), then `--repeats` timed calls of `--steps` steps; the best time is reported.
+(tracing), then `--repeats` timed calls of `--steps` steps; the median and min-max are
+reported. The latent rows also time a plain PyTorch MALA of the same networks
+(bench/torch_reference.py: TorchLatentMALA on toy_networks / dcgan28_networks, same chains
+and steps) when torch is importable, alternating one TF call and one PyTorch call per
+repeat, so both see the same machine state; the ratio is of the medians.
 
-  python bench/bench_mcmc.py                        # table + bench/results/bench_mcmc.json
+  taskset -c 0 python bench/bench_mcmc.py --threads=1      # table + bench/results/bench_mcmc.json
   python bench/bench_mcmc.py --toy_chains=10000 --image_chains=1000 --steps=20
-
-The 28x28 generator is the registered conv family "dcgan28" when it exists, otherwise an
-MLP ("mlp512": 3 x 512 hidden units, 784 outputs); the table says which.
 """
 
 import json
 import os
-import platform
+import statistics
 import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import machine  # noqa: E402
 
 flags.DEFINE_integer("toy_chains", 10000, "Chains for the toy (2-D, latent 2) generator.")
-flags.DEFINE_integer("image_chains", 1000, "Chains for the 28x28 generator.")
+flags.DEFINE_integer("image_chains", 1000, "Chains for the 28x28 dcgan28 generator.")
 flags.DEFINE_integer("image_latent_dim", 100, "Latent size of the 28x28 generator.")
 flags.DEFINE_integer("steps", 20, "MALA steps per timed call.")
-flags.DEFINE_integer("repeats", 3, "Timed calls per row (best is reported).")
-flags.DEFINE_string("output", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                           "results", "bench_mcmc.json"), "JSON output path.")
+flags.DEFINE_integer("repeats", 5, "Timed calls per row.")
+flags.DEFINE_integer("threads", 0, "Threads for TensorFlow and PyTorch (0: their defaults).")
+flags.DEFINE_bool("torch", True, "Time the PyTorch MALA beside the latent rows.")
+flags.DEFINE_string("output", os.path.join(HERE, "results", "bench_mcmc.json"),
+                    "JSON output path.")
 FLAGS = flags.FLAGS
 
 
-def _time(fn, repeats):
-  fn()  # trace
-  best = float("inf")
+def _rates(calls, chains, repeats):
+  """Alternates the timed calls (one of each per repeat) after one untimed call of each;
+  returns one list of chain-steps/s per call."""
+  for seconds in calls:
+    seconds()
+  samples = [[] for _ in calls]
   for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    best = min(best, time.perf_counter() - start)
-  return best
+    for rates, seconds in zip(samples, calls):
+      rates.append(chains * FLAGS.steps / seconds())
+  return samples
+
+
+def _summary(rates):
+  return {"median": statistics.median(rates), "min": min(rates), "max": max(rates),
+          "samples": rates}
 
 
 def main(argv):
@@ -50,38 +64,72 @@ def main(argv):
   from engan_tf import mcmc
   from engan_tf import networks
 
-  image_family = "dcgan28" if "dcgan28" in networks.network_names() else "mlp512"
+  if FLAGS.threads:
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+  torch_reference = None
+  if FLAGS.torch:
+    try:
+      import torch
+      import torch_reference
+      if FLAGS.threads:
+        torch.set_num_threads(FLAGS.threads)
+    except ImportError as e:
+      print(f"PyTorch MALA skipped: {e}")
   cases = [
       ("toy mlp512, latent 2", "latent", "mlp512", (2,), 2, FLAGS.toy_chains),
       ("toy mlp512, data space", "data", "mlp512", (2,), 2, FLAGS.toy_chains),
-      (f"28x28 {image_family}, latent {FLAGS.image_latent_dim}", "latent", image_family,
+      (f"28x28 dcgan28, latent {FLAGS.image_latent_dim}", "latent", "dcgan28",
        (28, 28, 1), FLAGS.image_latent_dim, FLAGS.image_chains),
   ]
   rows = []
   for name, space, family, shape, latent_dim, chains in cases:
     energy, generator, _ = networks.build_networks(family, shape, latent_dim)
     z = tf.random.stateless_normal([chains, latent_dim], [0, 0])
+
+    def timed(fn):
+      def seconds():
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+      return seconds
+
     if space == "latent":
-      run = lambda: mcmc.latent_mala(energy, generator, z, FLAGS.steps, 0.01,
-                                     seed=1).z.numpy()
+      calls = [timed(lambda: mcmc.latent_mala(energy, generator, z, FLAGS.steps, 0.01,
+                                              seed=1).z.numpy())]
+      if torch_reference is not None:
+        nets = (torch_reference.toy_networks(latent_dim) if family == "mlp512"
+                else torch_reference.dcgan28_networks(latent_dim))
+        reference = torch_reference.TorchLatentMALA(*nets, torch.randn(chains, latent_dim))
+        calls.append(lambda: reference.seconds(FLAGS.steps))
     else:
       x = generator(z, training=False)
-      run = lambda: mcmc.data_mala(energy, x, FLAGS.steps, 0.01, seed=1).x.numpy()
-    seconds = _time(run, FLAGS.repeats)
-    rows.append({"case": name, "space": space, "networks": family, "chains": chains,
-                 "steps": FLAGS.steps, "seconds": seconds,
-                 "chain_steps_per_s": chains * FLAGS.steps / seconds})
-    print(f"{name:<36} {chains:>7} chains  {rows[-1]['chain_steps_per_s']:>12,.0f} chain-steps/s")
+      calls = [timed(lambda: mcmc.data_mala(energy, x, FLAGS.steps, 0.01, seed=1).x.numpy())]
+    samples = _rates(calls, chains, FLAGS.repeats)
+    row = {"case": name, "space": space, "networks": family, "chains": chains,
+           "steps": FLAGS.steps, "chain_steps_per_s": _summary(samples[0])}
+    if len(samples) > 1:
+      row["torch_chain_steps_per_s"] = _summary(samples[1])
+      row["ratio_vs_torch"] = (row["chain_steps_per_s"]["median"]
+                               / row["torch_chain_steps_per_s"]["median"])
+    rows.append(row)
+    print(f"{name:<36} {chains:>7} chains  {row['chain_steps_per_s']['median']:>12,.0f} "
+          "chain-steps/s")
 
-  device = ", ".join(d.device_type for d in tf.config.list_logical_devices()) or "CPU"
-  report = {"rows": rows, "device": device, "machine": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "tensorflow": tf.__version__}
+  report = {"rows": rows, "machine": machine.describe(), "threads": FLAGS.threads,
+            "tensorflow": tf.__version__}
   os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
   with open(FLAGS.output, "w") as f:
     json.dump(report, f, indent=2)
-  print(f"| case | chains | steps | chain-steps/s |\n|---|---:|---:|---:|")
+  print(machine.line() + f"; threads {FLAGS.threads or 'default'}")
+  print("| case | chains | steps | engan-tf chain-steps/s median (min-max) | PyTorch | ratio |")
+  print("|---|---:|---:|---|---|---|")
   for r in rows:
-    print(f"| {r['case']} | {r['chains']} | {r['steps']} | {r['chain_steps_per_s']:,.0f} |")
+    tf_rate, torch_rate = r["chain_steps_per_s"], r.get("torch_chain_steps_per_s")
+    print(f"| {r['case']} | {r['chains']} | {r['steps']} | {tf_rate['median']:,.0f} "
+          f"({tf_rate['min']:,.0f}-{tf_rate['max']:,.0f}) | "
+          + (f"{torch_rate['median']:,.0f} ({torch_rate['min']:,.0f}-{torch_rate['max']:,.0f})"
+             f" | {r['ratio_vs_torch']:.2f} |" if torch_rate else "- | - |"))
   print(f"written to {FLAGS.output}")
 
 

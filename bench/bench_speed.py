@@ -1,16 +1,22 @@
-"""All speed measurements in one run: training, sampling and scoring.
+"""All speed measurements in one run: training, sampling and scoring, in one table.
 
-  python bench/bench_speed.py --data_dir=../shared/data          # ~10 minutes on 2 cores
+  taskset -c 0 python bench/bench_speed.py --threads=1 --data_dir=../shared/data
+  python bench/bench_speed.py --threads=2 --skip=b,c,d,e       # the toy part on 2 cores
 
-(a) toy training throughput (25gaussians, 3 x 512, batch 256, n_critic 5) through
-    train.py itself (runs of 100 and 400 steps, see bench_train.py), beside a plain
-    PyTorch version of the same step (bench/torch_reference.py, when torch is installed),
-    as a ratio measured in the same run;
-(b) KDD99 training throughput (configs/kddcup99_cpu.cfg) and (c) 28x28 image training
-    throughput (configs/mnist_anomaly_cpu.cfg), when --data_dir has the files;
-(d) latent MALA chain-steps/s (bench_mcmc.py); (e) scorer latency at batch 1 and
-    throughput at batch 1,024 through the exported SavedModel (bench_scorer.py).
-Prints a table and writes bench/results/speed.json.
+(a) toy training speed (configs/toy_25gaussians_paper.cfg: 25gaussians, 3 x 512, batch
+    256, n_critic 5) measured in one process by bench/toy_step_speed.py: train.py's model,
+    data stream and callbacks fitted after a warm-up, --rounds rounds, each timing every
+    variant (--toy_variants) and then the plain PyTorch step (bench/torch_reference.py),
+    so each figure stands beside its PyTorch counterpart from the same rounds;
+(b) KDD99 training (configs/kddcup99_cpu.cfg) and (c) 28x28 image training
+    (configs/mnist_anomaly_cpu.cfg) by the same in-process method (no PyTorch
+    counterpart), when --data_dir has the files;
+(d) MALA chain-steps/s (bench_mcmc.py; latent rows beside a plain PyTorch MALA of the
+    same networks); (e) scorer latency at batch 1 and throughput at batch 1,024 through the
+    exported SavedModel (bench_scorer.py).
+Each part runs in its own process (thread settings are fixed at TensorFlow's start). Prints
+one table headed by the CPU (lscpu model and flags) and the cores used, and writes
+bench/results/speed.json.
 """
 
 import argparse
@@ -23,23 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import bench_train  # noqa: E402
-
-
-def torch_steps_per_second(threads):
-  code = ("import sys; sys.path.insert(0, %r); import torch_reference as t; "
-          "print(t.steps_per_second(threads=%d))" % (HERE, threads))
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-  if proc.returncode:
-    print("PyTorch reference skipped:", proc.stderr.strip().splitlines()[-1:])
-    return None
-  return float(proc.stdout.strip().splitlines()[-1])
-
-
-def train_rate(flags, threads, short=100, long=400):
-  t_short = bench_train.timed_run(flags, short, threads)
-  t_long = bench_train.timed_run(flags, long, threads)
-  return (long - short) / (t_long - t_short)
+import machine  # noqa: E402
+import toy_step_speed  # noqa: E402
 
 
 def run_json(script, output, *args):
@@ -52,41 +43,57 @@ def run_json(script, output, *args):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--data_dir", default=None)
-  parser.add_argument("--threads", type=int, default=2)
+  parser.add_argument("--threads", type=int, default=1)
+  parser.add_argument("--rounds", type=int, default=5, help="rounds of part (a)")
+  parser.add_argument("--toy_variants", default=toy_step_speed.DEFAULT_VARIANTS)
   parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c,d,e")
   args = parser.parse_args()
   skip = set(args.skip.split(","))
-  results = {"threads": args.threads, "cpus": os.cpu_count()}
-  os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+  results = {"machine": machine.describe(), "threads": args.threads}
+  out = os.path.join(HERE, "results")
+  os.makedirs(out, exist_ok=True)
+  threads = f"--threads={args.threads}"
+  rows = []  # (what, engan-tf, PyTorch, ratio)
 
   if "a" not in skip:
-    results["toy_train_steps_per_s"] = train_rate(
-        ["--flagfile=configs/toy_25gaussians_paper.cfg", "--steps_per_epoch=100"], args.threads)
-    results["toy_train_steps_per_s_without_xla"] = train_rate(
-        ["--flagfile=configs/toy_25gaussians_paper.cfg", "--steps_per_epoch=100",
-         "--nojit_compile"], args.threads)
-    results["torch_plain_steps_per_s"] = torch_steps_per_second(args.threads)
-    if results["torch_plain_steps_per_s"]:
-      results["toy_ratio_vs_torch"] = (results["toy_train_steps_per_s"]
-                                       / results["torch_plain_steps_per_s"])
-  if args.data_dir and "b" not in skip and os.path.exists(os.path.join(ROOT, "configs/kddcup99_cpu.cfg")):
-    results["kdd_train_steps_per_s"] = train_rate(
-        ["--flagfile=configs/kddcup99_cpu.cfg", f"--data_dir={args.data_dir}"], args.threads)
-  if args.data_dir and "c" not in skip and os.path.exists(os.path.join(ROOT, "configs/mnist_anomaly_cpu.cfg")):
-    results["mnist28_train_steps_per_s"] = train_rate(
-        ["--flagfile=configs/mnist_anomaly_cpu.cfg", f"--data_dir={args.data_dir}",
-         "--anomaly_digit=1"], args.threads, short=20, long=80)
+    results["toy"] = run_json("toy_step_speed.py", os.path.join(out, "toy_step_speed.json"),
+                              threads, f"--rounds={args.rounds}",
+                              f"--variants={args.toy_variants}")
+    rows += [(f"(a) {what} (steps/s)", *rest)
+             for what, *rest in toy_step_speed.table_rows(results["toy"])]
+  parts = [("b", "kdd", "configs/kddcup99_cpu.cfg", [], 100, 3),
+           ("c", "mnist28", "configs/mnist_anomaly_cpu.cfg", ["--anomaly_digit=1"], 20, 3)]
+  for part, name, flagfile, extra, steps, rounds in parts:
+    if args.data_dir and part not in skip:
+      results[name] = run_json(
+          "toy_step_speed.py", os.path.join(out, f"train_speed_{name}.json"), threads,
+          f"--flagfile={flagfile}", f"--data_dir={args.data_dir}", *extra, "--variants=fp32",
+          "--no_torch", f"--steps={steps}", f"--rounds={rounds}")
+      rows += [(f"({part}) {flagfile} {what[len('toy step, '):]} (steps/s)", *rest)
+               for what, *rest in toy_step_speed.table_rows(results[name])]
   if "d" not in skip:
-    results["mcmc"] = run_json("bench_mcmc.py", os.path.join(HERE, "results", "bench_mcmc.json"))
+    results["mcmc"] = run_json("bench_mcmc.py", os.path.join(out, "bench_mcmc.json"), threads)
+    for r in results["mcmc"]["rows"]:
+      torch_rate = r.get("torch_chain_steps_per_s")
+      rows.append((f"(d) MALA {r['case']}, {r['chains']} chains (chain-steps/s)",
+                   f"{r['chain_steps_per_s']['median']:,.0f}",
+                   f"{torch_rate['median']:,.0f}" if torch_rate else "-",
+                   f"{r['ratio_vs_torch']:.2f}" if torch_rate else "-"))
   if "e" not in skip:
-    results["scorer"] = run_json("bench_scorer.py",
-                                 os.path.join(HERE, "results", "bench_scorer.json"))
-  with open(os.path.join(HERE, "results", "speed.json"), "w") as f:
+    results["scorer"] = run_json("bench_scorer.py", os.path.join(out, "bench_scorer.json"))
+    for r in results["scorer"]["results"]:
+      rows.append((f"(e) scorer {r['model']} {r['data_shape']}, batch 1 p50 / p90 (ms)",
+                   f"{r['batch1_latency_ms_p50']:.3f} / {r['batch1_latency_ms_p90']:.3f}",
+                   "-", "-"))
+      rows.append((f"(e) scorer {r['model']} {r['data_shape']}, batch 1,024 (examples/s)",
+                   f"{r['batch1024_examples_per_s']:,.0f}", "-", "-"))
+  with open(os.path.join(out, "speed.json"), "w") as f:
     json.dump(results, f, indent=2)
-  for key, value in results.items():
-    if not isinstance(value, dict):
-      print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
-  print("details: bench/results/speed.json")
+  print(machine.line() + f"; {args.threads} thread(s)")
+  print("| what | engan-tf | PyTorch (same run) | ratio |\n|---|---|---|---|")
+  for row in rows:
+    print("| " + " | ".join(row) + " |")
+  print("details: bench/results/speed.json and the parts' JSON files")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ One call of `train_step` is one generator update:
       z ~ N(0, I);  z <- negative_latents(z)            (EnGAN: latent MCMC, if set)
       loss, values = critic_loss(x[:, i], G(z));  theta <- optimizer(loss)
   values = generator_update(noise, batch, scale)       (the subclass's generator objective)
+  the average of E's weights <- this step's E             (--ema_decay, if set)
 
 A subclass states its two objectives (`critic_loss`, `generator_update`) and the metric
 names they report; the loop, the replica scaling, the metrics, the random stream, the
@@ -48,7 +49,7 @@ class AdversarialEnergyModel(keras.Model):
     names = self.critic_metrics + self.generator_metrics + tuple(extra_metrics)
     self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
     # ema_decay > 0: an average of E's weights, evaluated, checkpointed and exported
-    # (engan_tf.averaging); the WeightAveraging callback updates it after each step.
+    # (engan_tf.averaging); the train step updates it after each generator update.
     self.weight_average = (averaging.WeightAverage(energy, generator, self.latent_dim, ema_decay)
                            if ema_decay else None)
     # The networks arrive built; marking the wrapper built keeps Keras from tracing
@@ -147,6 +148,8 @@ class AdversarialEnergyModel(keras.Model):
       self.update_metrics(values)
 
     self.update_metrics(self.generator_update(noise, batch, scale))
+    if self.weight_average is not None:  # every iterate, whatever steps_per_execution is
+      self.weight_average.update(self.g_optimizer.iterations)
     results = {name: tracker.result() for name, tracker in self._trackers.items()}
     if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
       # Keras reduces multi-worker step outputs with strategy.reduce(MEAN, axis=0), which

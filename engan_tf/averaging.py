@@ -7,12 +7,11 @@ After n generator steps with iterates theta_1..theta_n and decay d,
 an average of the run's iterates only: the initial (random) weights get no weight, as in
 Adam's bias correction. Without the correction (theta_avg starting at the initial weights)
 a 1,000-step run at d = 0.999 would export an energy that is 0.999^1000 = 37% its random
-initialisation. The recursion it is computed by, over a call of k steps ending at step n
-(the iterate is seen once per call, at its end):
+initialisation. The recursion it is computed by, after generator step n:
 
-  theta_avg <- c theta_avg + (1 - c) theta,   c = d^k (1 - d^(n-k)) / (1 - d^n)
+  theta_avg <- c theta_avg + (1 - c) theta_n,   c = d (1 - d^(n-1)) / (1 - d^n)
 
-(c = 0 at the first call, so the average starts at the first trained iterate).
+(c = 0 at step 1, so the average starts at the first trained iterate).
 
 Algorithm 1 trains E and G adversarially, so the energy's last iterate wanders (e.g. a
 tilt across the modes that mean E(real) - mean E(fake) does not see when G covers the
@@ -21,13 +20,13 @@ is the energy that `--ema_decay > 0` evaluates, checkpoints and exports; trainin
 unchanged. The generator is not averaged: an average of generators that move between
 modes draws samples between them (measured on 25gaussians, BUILD_NOTES.md).
 
-The model owns its average (`AdversarialEnergyModel(..., ema_decay=0.999)`), and the
-`WeightAveraging` callback (engan_tf.callbacks) updates it after every call of the train
-step.
+The model owns its average (`AdversarialEnergyModel(..., ema_decay=0.999)`) and updates it
+at the end of every generator step inside its train step (in the graph), so the average
+sees every iterate whatever --steps_per_execution is.
 
 Example:
   >>> average = WeightAverage(model.energy, model.generator, model.latent_dim, decay=0.999)
-  >>> average.update(step=1)      # after each step (the WeightAveraging callback does this)
+  >>> average.update(step=1)      # after each step (the model's train step does this)
   >>> evaluation.evaluate(average, source)   # .energy averaged, .generator the model's
 """
 
@@ -54,21 +53,17 @@ class WeightAverage:
     for avg, w in zip(self._averaged, self._current):
       avg.assign(w)
 
-  def kept_share(self, step, steps=1):
-    """c of the module docstring: the share of the average kept at generator `step`, after
-    a call of `steps` generator steps."""
-    if step < steps or steps < 1:
-      raise ValueError(f"the average is updated after generator step {step} >= {steps} >= 1")
-    d = self.decay
-    return d**steps * (1.0 - d**(step - steps)) / (1.0 - d**step)
+  def kept_share(self, step):
+    """c of the module docstring: the share of the average kept after generator `step`
+    (an int or an integer tensor >= 1); a float32 tensor."""
+    d = tf.constant(self.decay, tf.float64)
+    n = tf.cast(step, tf.float64)
+    return tf.cast(d * (1.0 - d**(n - 1.0)) / (1.0 - d**n), tf.float32)
 
-  def update(self, step, steps=1):
-    """The average after generator step `step`, `steps` steps after its last update."""
-    self._blend(tf.constant(self.kept_share(step, steps), tf.float32))
-
-  @tf.function
-  def _blend(self, kept):
-    """theta_avg <- kept * theta_avg + (1 - kept) * theta."""
+  def update(self, step):
+    """theta_avg <- c theta_avg + (1 - c) theta after generator `step` (call once per step;
+    eager or inside a tf.function such as the train step)."""
+    kept = self.kept_share(step)
     for avg, w in zip(self._averaged, self._current):
       k = tf.cast(kept, avg.dtype)
       avg.assign(k * avg + (1.0 - k) * w)

@@ -51,8 +51,9 @@ def latent_sampler(config):
 def build_model(config, source):
   """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope).
 
-  With config.mixed_precision the networks compute in bfloat16 (accelerators) with float32
-  variables and outputs; the global Keras policy is restored afterwards.
+  With config.mixed_precision the networks compute in bfloat16 with float32 variables and
+  outputs (on a CPU, XLA gains nothing from it; TensorFlow's own kernels use AMX where
+  the CPU has it); the global Keras policy is restored afterwards.
   """
   previous_policy = keras.mixed_precision.global_policy()
   if config.mixed_precision:

@@ -2,17 +2,21 @@
 
   StopAtStep(train_steps)      stops once the generator has made train_steps updates
   Deadline(minutes)            stops after that much wall time (--max_train_minutes)
-  DivergenceGuard(where)       raises TrainingDiverged on a non-finite loss or weight
-  WeightAveraging()            updates the model's average of E's weights (--ema_decay)
+  DivergenceGuard(where, k)    raises TrainingDiverged on a non-finite loss or weight
   Checkpointing(manager)       saves a checkpoint at the end of every epoch
   TrainSummaries(writer)       writes the epoch's training metrics and steps/s to TensorBoard
   Evaluation(...)              evaluates every eval_every epochs (and keeps the best model
                                by --select_metric), to eval.jsonl and TensorBoard
 
 The order matters where one callback reads what another decides: DivergenceGuard runs
-before Checkpointing (a non-finite model is never saved) and WeightAveraging before
-Evaluation (the average is what is evaluated). `engan_tf.training.train` lists them in
-that order.
+before Checkpointing (a non-finite model is never saved). `engan_tf.training.prepare` lists
+them in that order. (The average of E's weights, --ema_decay, is updated inside the train
+step: engan_tf.averaging.)
+
+With --steps_per_execution=k > 1, Keras calls the per-batch hooks once per call of k
+generator steps: StopAtStep and Deadline act at that granularity, and DivergenceGuard sees
+the epoch's running means of the losses after the call, which stay non-finite once any
+step's loss was, so it still stops before the epoch's checkpoint and names the k steps.
 
 Example:
   >>> model.fit(dataset, steps_per_epoch=100, epochs=50, callbacks=[
@@ -67,21 +71,27 @@ def all_finite(model):
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-  """Raises TrainingDiverged at the first non-finite loss (per step) or weight (per epoch).
+  """Raises TrainingDiverged at the first non-finite loss (per call of the train step) or
+  weight (per epoch).
 
-  Raising ends `fit` before the epoch's checkpoint, so the last good checkpoint in
-  `checkpoint_dir` stays the latest.
+  The losses in `logs` are the epoch's running means, so a non-finite loss at any of the
+  `steps_per_execution` steps of a call is seen at its end. Raising ends `fit` before the
+  epoch's checkpoint, so the last good checkpoint in `checkpoint_dir` stays the latest.
   """
 
-  def __init__(self, checkpoint_dir):
+  def __init__(self, checkpoint_dir, steps_per_execution=1):
     super().__init__()
     self.checkpoint_dir = checkpoint_dir
+    self.steps_per_execution = int(steps_per_execution)
 
   def on_train_batch_end(self, batch, logs=None):
     for name, value in (logs or {}).items():
       if not np.isfinite(float(value)):
+        step, k = self.model.step, self.steps_per_execution
+        where = f"at generator step {step}" if k == 1 else (
+            f"within generator steps {step - k + 1}-{step}")
         raise TrainingDiverged(
-            f"training diverged at generator step {self.model.step}: {name} = {float(value)}. "
+            f"training diverged {where}: {name} = {float(value)}. "
             f"The last good checkpoint in {self.checkpoint_dir} is kept; try a smaller "
             f"--learning_rate or a larger --lambda_penalty.")
 
@@ -89,20 +99,6 @@ class DivergenceGuard(keras.callbacks.Callback):
     if not all_finite(self.model):
       raise TrainingDiverged(f"a weight became non-finite by generator step {self.model.step}; "
                              f"the last good checkpoint in {self.checkpoint_dir} is kept.")
-
-
-class WeightAveraging(keras.callbacks.Callback):
-  """Updates the model's bias-corrected average of E (engan_tf.averaging) after each call of
-  k = steps_per_execution generator steps; a no-op for a model without an average."""
-
-  def __init__(self, steps_per_execution=1):
-    super().__init__()
-    self.steps_per_execution = int(steps_per_execution)
-
-  def on_train_batch_end(self, batch, logs=None):
-    average = self.model.weight_average
-    if average is not None:
-      average.update(step=self.model.step, steps=self.steps_per_execution)
 
 
 class Checkpointing(keras.callbacks.Callback):

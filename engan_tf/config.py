@@ -122,7 +122,8 @@ class TrainConfig:
       0.05, "Anomaly models: the share of normal records the exported is_anomaly flags; the "
       "threshold is that quantile of the scores on held-out normal rows (--validation_share).")
   mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
-                                 "outputs (for accelerators).")
+                                 "outputs (accelerators; on a CPU with AMX faster only with "
+                                 "--nojit_compile: BUILD_NOTES.md).")
   verbose: Optional[int] = option(
       None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch (default: 1 on "
       "a terminal, 2 when stdout is a file or pipe).")

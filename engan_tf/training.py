@@ -67,11 +67,33 @@ def _check_data_for_config(config, source):
                      f"add --validation_share (e.g. 0.1); {config.dataset} has none without it")
 
 
-def train(config: TrainConfig):
-  """Trains (or resumes) the run in config.model_dir.
+class Prepared(NamedTuple):
+  """A run ready for `fit`: what `prepare` built, in the order `train` uses it."""
+  config: TrainConfig  # resolved: the data set's recipe and defaults filled in
+  run: rundir_lib.RunDir
+  source: data_lib.DataSource
+  strategy: tf.distribute.Strategy
+  chief: bool
+  out_dir: str  # where this worker writes (the model_dir on the chief)
+  model: object  # the compiled model, restored from the latest checkpoint if any
+  writer: tf.summary.SummaryWriter
+  checkpointing: callbacks_lib.Checkpointing
+  evaluation: callbacks_lib.Evaluation
+  deadline: Optional[callbacks_lib.Deadline]
+  callbacks: list  # fit's callbacks, in the order engan_tf.callbacks requires
 
-  Returns {"step": final step, "final_eval": metrics (empty on non-chief workers),
-  "model": the trained model}.
+  def dataset(self):
+    """The training stream from the model's current step (one pipeline per worker)."""
+    return distribute.distributed_dataset(self.source, self.config, self.strategy,
+                                          self.model.step)
+
+
+def prepare(config: TrainConfig) -> Prepared:
+  """Everything `train` does before `fit`: threads, data, model_dir files, the compiled
+  model (resumed from the latest checkpoint) and fit's callbacks.
+
+  bench/toy_step_speed.py times `fit` on what this returns, so what it measures is the
+  step and callbacks of a real run.
   """
   config.validate()
   # --verbose unset: a progress bar on a terminal, one line per epoch in a log file (a bar
@@ -121,27 +143,39 @@ def train(config: TrainConfig):
   deadline = (callbacks_lib.Deadline(config.max_train_minutes)
               if config.max_train_minutes else None)
   fit_callbacks = [callbacks_lib.StopAtStep(config.train_steps), deadline,
-                   callbacks_lib.DivergenceGuard(manager.directory),
-                   callbacks_lib.WeightAveraging(config.steps_per_execution), checkpointing,
+                   callbacks_lib.DivergenceGuard(manager.directory, config.steps_per_execution),
+                   checkpointing,
                    callbacks_lib.TrainSummaries(writer), evaluation if chief else None]
   fit_callbacks = [c for c in fit_callbacks if c is not None]
+  return Prepared(config, run, source, strategy, chief, out_dir, model, writer, checkpointing,
+                  evaluation, deadline, fit_callbacks)
 
-  _fit(model, config, source, strategy, fit_callbacks, deadline, chief)
-  checkpointing.save_final(model)
+
+def train(config: TrainConfig):
+  """Trains (or resumes) the run in config.model_dir.
+
+  Returns {"step": final step, "final_eval": metrics (empty on non-chief workers),
+  "model": the trained model}.
+  """
+  prepared = prepare(config)
+  config, run, source, model, writer = (prepared.config, prepared.run, prepared.source,
+                                        prepared.model, prepared.writer)
+  _fit(prepared)
+  prepared.checkpointing.save_final(model)
   step = model.step
   writer.flush()
-  if not chief:
-    tf.io.gfile.rmtree(out_dir)  # the chief's copy is the run's
+  if not prepared.chief:
+    tf.io.gfile.rmtree(prepared.out_dir)  # the chief's copy is the run's
     return {"step": step, "final_eval": {}, "model": model}
 
-  final = evaluation.run(step, final=True, model=model)
+  final = prepared.evaluation.run(step, final=True, model=model)
   if final.picture is not None:  # samples.png, or scores.png of an anomaly model
     visualize.save_png(final.picture, run.picture_png(final.picture_name))
   if source.anomaly is not None:
     run.save_thresholds(anomaly.fit_thresholds(model.for_inference.energy, source.anomaly, step,
                                                config.false_alarm_rate))
   summary = {"step": step, "final_eval": final.metrics}
-  if deadline is not None and deadline.reached:
+  if prepared.deadline is not None and prepared.deadline.reached:
     summary["stopped_by"] = f"--max_train_minutes={config.max_train_minutes:g}"
   run.write_final_eval(summary)
   writer.flush()
@@ -156,8 +190,11 @@ def resolve_verbose(verbose, stream=None):
   return 1 if getattr(stream, "isatty", lambda: False)() else 2
 
 
-def _fit(model, config, source, strategy, fit_callbacks, deadline, chief):
+def _fit(prepared):
   """model.fit from the restored step up to config.train_steps, in whole epochs."""
+  model, config, chief, deadline = (prepared.model, prepared.config, prepared.chief,
+                                    prepared.deadline)
+  fit_callbacks = prepared.callbacks
   start = model.step
   if start >= config.train_steps:
     if config.verbose and chief:
@@ -166,7 +203,7 @@ def _fit(model, config, source, strategy, fit_callbacks, deadline, chief):
   if config.verbose and chief:
     print(f"{'resuming at' if start else 'starting'} generator step {start} of "
           f"{config.train_steps} in {config.model_dir}")
-  dataset = distribute.distributed_dataset(source, config, strategy, start)
+  dataset = prepared.dataset()
   spe = config.steps_per_epoch
   verbose = config.verbose if chief else 0
   if start % spe:  # only when --steps_per_epoch changed between runs: realign

@@ -69,33 +69,32 @@ def test_divergence_guard_names_the_step_and_quantity():
     guard.on_epoch_end(0)
 
 
-@pytest.mark.parametrize("steps_per_execution", [1, 3])
-def test_weight_averaging_is_the_bias_corrected_average_of_the_iterates(steps_per_execution):
+def test_divergence_guard_names_the_steps_of_a_multi_step_call():
+  guard = _attach(callbacks.DivergenceGuard("/runs/x/checkpoints", steps_per_execution=5),
+                  _Model(step=40))
+  with pytest.raises(callbacks.TrainingDiverged, match=r"within generator steps 36-40: e_loss"):
+    guard.on_train_batch_end(0, {"e_loss": float("inf")})
+
+
+def test_the_weight_average_is_the_bias_corrected_average_of_every_iterate():
   model = _Model()
   decay = 0.9
-  model.weight_average = averaging.WeightAverage(model.energy, model.generator, 2, decay)
+  average = averaging.WeightAverage(model.energy, model.generator, 2, decay)
   start = [w.numpy() for w in model.energy.weights]
-  averaging_cb = _attach(callbacks.WeightAveraging(steps_per_execution), model)
-  k = steps_per_execution
   iterates = []
-  for call in range(1, 5):  # each call: k generator steps, then E's weights are seen once
-    model.step = call * k
-    iterate = [s + 10.0 * call + np.arange(s.size).reshape(s.shape) for s in start]
+  for step in range(1, 7):  # one update after each generator step, as the train step does
+    iterate = [s + 10.0 * step + np.arange(s.size).reshape(s.shape) for s in start]
     for w, value in zip(model.energy.weights, iterate):
       w.assign(value)
     iterates.append(iterate)
-    averaging_cb.on_train_batch_end(0)
-  # Closed form: the iterate of call j stands for its k steps, each step s weighted
-  # (1 - d) d^(n - s) / (1 - d^n); the initial weights get none.
-  n = 4 * k
-  weights = [sum((1 - decay) * decay**(n - s) for s in range((j - 1) * k + 1, j * k + 1))
-             / (1 - decay**n) for j in range(1, 5)]
+    average.update(tf.constant(step, tf.int64))
+  # Closed form: iterate s weighted (1 - d) d^(n - s) / (1 - d^n); the initial weights none.
+  n = len(iterates)
+  weights = [(1 - decay) * decay**(n - s) / (1 - decay**n) for s in range(1, n + 1)]
   assert abs(sum(weights) - 1.0) < 1e-12
-  for index, avg in enumerate(model.weight_average.energy.weights):
+  for index, avg in enumerate(average.energy.weights):
     expected = sum(w * it[index] for w, it in zip(weights, iterates))
     np.testing.assert_allclose(avg.numpy(), expected, rtol=1e-5, atol=1e-4)
-  # Inference uses the average, not the last iterate.
-  assert model.for_inference.energy is model.weight_average.energy
 
 
 def test_the_first_update_replaces_the_initial_weights():
@@ -103,9 +102,11 @@ def test_the_first_update_replaces_the_initial_weights():
   model.weight_average = averaging.WeightAverage(model.energy, model.generator, 2, 0.999)
   for w in model.energy.weights:
     w.assign(w + 3.0)
-  _attach(callbacks.WeightAveraging(), model).on_train_batch_end(0)
+  model.weight_average.update(1)
   for avg, w in zip(model.weight_average.energy.weights, model.energy.weights):
     np.testing.assert_allclose(avg.numpy(), w.numpy(), rtol=1e-6)
+  # Inference uses the average, not the last iterate.
+  assert model.for_inference.energy is model.weight_average.energy
 
 
 def test_checkpointing_saves_each_epoch_and_the_final_state_once(tmp_path):

@@ -339,6 +339,35 @@ def test_kill_minus_9_then_rerun_finishes_without_losing_steps(tmp_path):
       [(step, False) for step in range(100, 1000, 100)] + [(1000, True)])
 
 
+def _averaged_fit(steps_per_execution):
+  keras.utils.set_random_seed(0)
+  nets = networks.build_networks("mlp512", (2,), 2, dim=16)
+  model = model_lib.EnGAN(*nets, latent_dim=2, n_critic=2, ema_decay=0.9)
+  model.compile(*[keras.optimizers.Adam(1e-2) for _ in range(3)], jit_compile=False,
+                steps_per_execution=steps_per_execution)
+  model.build_optimizers()
+  iterates = []
+  record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: iterates.append(
+      [w.numpy() for w in model.energy.weights]))
+  x = tf.random.stateless_normal([8, 2, 2], [0, 1])
+  model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=6, epochs=1, verbose=0,
+            callbacks=[record])
+  return model, iterates
+
+
+def test_the_weight_average_sees_every_step_whatever_steps_per_execution_is():
+  one, iterates = _averaged_fit(1)
+  three, _ = _averaged_fit(3)
+  assert three.step == one.step == 6
+  for a, b in zip(one.weight_average.energy.weights, three.weight_average.energy.weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+  # ... and is the bias-corrected average of the 6 iterates (not of every third one).
+  weights = [0.1 * 0.9**(6 - s) / (1 - 0.9**6) for s in range(1, 7)]
+  for index, avg in enumerate(three.weight_average.energy.weights):
+    expected = sum(w * it[index] for w, it in zip(weights, iterates))
+    np.testing.assert_allclose(avg.numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_the_train_step_is_traced_once():
   model = _sgd_model(n_critic=3)
   traces = []
