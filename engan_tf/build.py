@@ -28,8 +28,11 @@ def recipe_choices(config, source):
   if config.recipe != "auto" or not source.recipe:
     return {}
   defaults = config_lib.TrainConfig()
-  return {key: value for key, value in source.recipe.items()
-          if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
+  choices = {key: value for key, value in source.recipe.items()
+             if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
+  if config.select_metric:  # a selected checkpoint is one run's: no ensemble
+    choices.pop("ensemble_size", None)
+  return choices
 
 
 def resolve(config, source):

@@ -103,6 +103,10 @@ class TrainConfig:
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
                          "TF_CONFIG).", choices=STRATEGIES)
   seed: int = option(0, "Random seed.")
+  ensemble_size: int = option(
+      1, "Independent fits (seeds --seed, --seed + 1, ...) on the same rows, their energies "
+      "standardised on the training rows and averaged into the energy that scores and is "
+      "exported (engan_tf/ensemble.py); > 1 needs an anomaly data set.")
   steps_per_epoch: int = option(100, "Generator steps between checkpoints and summaries.")
   eval_every: int = option(5, "Epochs between evaluations (0: only at the end).")
   steps_per_execution: int = option(1, "Generator steps per tf.function call.")
@@ -152,7 +156,7 @@ class TrainConfig:
   def validate(self):
     """Raises ValueError naming the flag of the first bad value."""
     positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
-                "steps_per_execution", "entropy_weight")
+                "steps_per_execution", "entropy_weight", "ensemble_size")
     for key in positive:
       if not getattr(self, key) > 0:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
@@ -188,6 +192,12 @@ class TrainConfig:
       raise ValueError(f"--false_alarm_rate must be in (0, 1), got {self.false_alarm_rate}")
     if not 0 <= self.ema_decay < 1:
       raise ValueError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
+    if self.ensemble_size > 1 and self.select_metric:
+      raise ValueError("--select_metric keeps one run's best checkpoint; an ensemble "
+                       "(--ensemble_size > 1) combines its members' latest: use one of them")
+    if self.ensemble_size > 1 and self.strategy != "default":
+      raise ValueError(f"--ensemble_size > 1 trains its members one after another on one "
+                       f"device; --strategy={self.strategy} is not supported with it")
     if self.mcmc_steps and self.mcmc_step_size <= 0:
       raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
     if self.latent_dim is not None and self.latent_dim < 1:
