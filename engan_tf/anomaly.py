@@ -74,15 +74,23 @@ def _train_rows(x_train):
   return x_train[np.random.RandomState(0).choice(len(x_train), _MAX_TRAIN_ROWS, replace=False)]
 
 
-def fit_thresholds(energy, data, step, false_alarm_rate=1.0 - THRESHOLD_QUANTILE):
-  """AnomalyThresholds of `energy` for data (an AnomalyData): see the module docstring."""
+def fit_thresholds(energy, data, step, false_alarm_rate=1.0 - THRESHOLD_QUANTILE,
+                   decision_function=None):
+  """AnomalyThresholds of `energy` for data (an AnomalyData): see the module docstring.
+
+  decision_function: the exported decision's function; None: the one the validation split
+  prefers (as above).
+  """
   if not 0 < false_alarm_rate < 1:
     raise ValueError(f"--false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
   held_out = data.x_val is not None and len(data.x_val) > 0
   rows = data.x_val if held_out else _train_rows(data.x_train)
   scores = score(energy, rows)
-  choice = DEFAULT_DECISION_FUNCTION
-  if held_out and data.x_val_shuffled is not None:
+  choice = decision_function or DEFAULT_DECISION_FUNCTION
+  if decision_function not in (None,) + DECISION_FUNCTIONS:
+    raise ValueError(f"decision_function must be one of {DECISION_FUNCTIONS}, got "
+                     f"{decision_function!r}")
+  if decision_function is None and held_out and data.x_val_shuffled is not None:
     preference = _shuffled_aurocs(scores, score(energy, data.x_val_shuffled))
     choice = max(DECISION_FUNCTIONS, key=lambda n: preference[f"{n}/val_auroc_shuffled"])
   quantile = 1.0 - false_alarm_rate

@@ -28,8 +28,11 @@ def recipe_choices(config, source):
   if config.recipe != "auto" or not source.recipe:
     return {}
   defaults = config_lib.TrainConfig()
-  return {key: value for key, value in source.recipe.items()
-          if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
+  choices = {key: value for key, value in source.recipe.items()
+             if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
+  if config.select_metric:  # a selected checkpoint is one run's: no ensemble
+    choices.pop("ensemble_size", None)
+  return choices
 
 
 def resolve(config, source):
@@ -37,6 +40,7 @@ def resolve(config, source):
   config = dataclasses.replace(config, **recipe_choices(config, source))
   config.networks = config.networks or source.default_networks
   config.latent_dim = config.latent_dim or source.default_latent_dim
+  config.ensemble_size = config.ensemble_size or 1
   return config
 
 

@@ -103,6 +103,11 @@ class TrainConfig:
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
                          "TF_CONFIG).", choices=STRATEGIES)
   seed: int = option(0, "Random seed.")
+  ensemble_size: Optional[int] = option(
+      None, "Independent fits (seeds --seed, --seed + 1, ...) on the same rows, their energies "
+      "standardised on the training rows and averaged into the energy that scores and is "
+      "exported (engan_tf/ensemble.py); > 1 needs an anomaly data set (default: the data set's "
+      "recipe, else 1).")
   steps_per_epoch: int = option(100, "Generator steps between checkpoints and summaries.")
   eval_every: int = option(5, "Epochs between evaluations (0: only at the end).")
   steps_per_execution: int = option(1, "Generator steps per tf.function call.")
@@ -189,6 +194,14 @@ class TrainConfig:
       raise ValueError(f"--false_alarm_rate must be in (0, 1), got {self.false_alarm_rate}")
     if not 0 <= self.ema_decay < 1:
       raise ValueError(f"--ema_decay must be in [0, 1), got {self.ema_decay}")
+    if self.ensemble_size is not None and self.ensemble_size < 1:
+      raise ValueError(f"--ensemble_size must be >= 1, got {self.ensemble_size}")
+    if (self.ensemble_size or 1) > 1 and self.select_metric:
+      raise ValueError("--select_metric keeps one run's best checkpoint; an ensemble "
+                       "(--ensemble_size > 1) combines its members' latest: use one of them")
+    if (self.ensemble_size or 1) > 1 and self.strategy != "default":
+      raise ValueError(f"--ensemble_size > 1 trains its members one after another on one "
+                       f"device; --strategy={self.strategy} is not supported with it")
     if self.mcmc_steps and self.mcmc_step_size <= 0:
       raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
     if self.latent_dim is not None and self.latent_dim < 1:

@@ -72,22 +72,26 @@ def evaluate_toy(model, source, final, step=None, num_samples=10_000, **unused):
 
 @register_evaluator("tabular")
 @register_evaluator("image_anomaly")
-def evaluate_anomaly(model, source, final, step=None, false_alarm_rate=0.05):
+def evaluate_anomaly(model, source, final, step=None, false_alarm_rate=0.05,
+                     decision_function=None):
   """Both decision functions on the held-out test set (engan_tf.anomaly); at the final
-  evaluation also the histogram of test scores."""
+  evaluation also the histogram of test scores of `decision_function` (None: the one
+  `fit_thresholds` picks)."""
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   metrics = anomaly.evaluate(model.energy, source.anomaly, false_alarm_rate)
   if not final or not len(source.anomaly.x_test):
     return Evaluation(metrics, None, "scores")
   return Evaluation(metrics, score_picture(model.energy, source.anomaly, step,
-                                           false_alarm_rate, metrics), "scores")
+                                           false_alarm_rate, metrics, decision_function),
+                    "scores")
 
 
-def score_picture(energy, data, step, false_alarm_rate, metrics):
-  """The test scores of the decision function `fit_thresholds` picks, normal vs anomalous,
-  with its threshold (engan_tf.visualize.score_histogram)."""
+def score_picture(energy, data, step, false_alarm_rate, metrics, decision_function=None):
+  """The test scores of the exported decision function, normal vs anomalous, with its
+  threshold (engan_tf.visualize.score_histogram)."""
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
-  thresholds = anomaly.fit_thresholds(energy, data, step or 0, false_alarm_rate)
+  thresholds = anomaly.fit_thresholds(energy, data, step or 0, false_alarm_rate,
+                                      decision_function)
   name = thresholds.decision_function
   scores = anomaly.score(energy, data.x_test)[name]
   parts = [] if step is None else [f"step {step}"]

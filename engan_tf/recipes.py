@@ -19,6 +19,12 @@ the measurement behind it, is in BUILD_NOTES.md ("Anomaly: one default recipe"):
   learning rates Adam 1e-4 (G, T) and 5e-5 (E); E averaged (ema_decay 0.999): the last
                  iterate of an adversarial game wanders, the average does not
   eval_every     0: one evaluation at the end (selection needs --select_metric)
+  ensemble_size  3 up to 5,000 rows, else 1: the mean of three fits' standardised energies
+                 (engan_tf/ensemble.py). A held-out-cluster criterion on tables of 50-1,200
+                 rows chose it over one fit (0.811 against 0.766; BUILD_NOTES tenth
+                 session): on small tables one fit's AUROC varies with its seed as much as
+                 between recipes. Larger tables keep one fit (the time budget; no evidence
+                 there either way)
 
 Example:
   >>> tabular(n_train=4_000, n_features=31)["batch_size"]
@@ -26,6 +32,7 @@ Example:
 """
 
 RECIPES = ("auto", "paper")
+ENSEMBLE_MAX_ROWS = 5_000  # tables up to this many training rows get a 3-fit ensemble
 
 
 def tabular(n_train, n_features):
@@ -36,4 +43,5 @@ def tabular(n_train, n_features):
   train_steps = int(min(6000, max(1000, passes * n_train // batch_size)))
   return {"networks": "kdd_quadratic_energy", "batch_size": batch_size,
           "train_steps": train_steps, "learning_rate": 1e-4, "energy_learning_rate": 5e-5,
-          "ema_decay": 0.999, "eval_every": 0}
+          "ema_decay": 0.999, "eval_every": 0,
+          "ensemble_size": 3 if n_train <= ENSEMBLE_MAX_ROWS else 1}

@@ -19,6 +19,10 @@
     scores.png               anomaly models: the final evaluation's histogram of test scores
     tensorboard/             summaries
     workertemp/              other workers' scratch space in multi-worker runs (deleted)
+    members/<k>/             --ensemble_size > 1: member k's own run (all of the above but
+                             the thresholds and explanations' files, which are the ensemble's)
+    ensemble.json            --ensemble_size > 1: {"members": [{"path", "seed", "median",
+                             "spread"}]}, the members' standardisation (engan_tf.ensemble)
 
 Every write goes through tf.io.gfile (so gs:// and other filesystems work), and JSON files
 are written to a temporary name and renamed, so a crash never leaves half a file.
@@ -78,6 +82,7 @@ class RunDir:
   DATA_DESCRIPTION = "data.json"
   PREPROCESSING = "preprocessing.keras"
   FEATURE_MEDIANS = "feature_medians.json"
+  ENSEMBLE_FILE = "ensemble.json"
 
   def __init__(self, path):
     self.path = str(path)
@@ -178,6 +183,26 @@ class RunDir:
         raise ValueError(
             f"{self.path!r} holds a run with {what}={saved[key]!r}, but this run asks for "
             f"{what}={new[key]!r}. Use a new --model_dir (runs are never overwritten).")
+
+  # an ensemble's members (engan_tf.ensemble)
+  def member_dir(self, k):
+    """The model_dir of ensemble member k."""
+    return os.path.join(self.path, "members", str(int(k)))
+
+  def save_ensemble(self, seeds, scales):
+    """ensemble.json: each member's path (relative), seed and standardisation."""
+    self._write_json(self.ENSEMBLE_FILE, {"members": [
+        {"path": os.path.join("members", str(k)), "seed": int(seed),
+         "median": float(scale.median), "spread": float(scale.spread)}
+        for k, (seed, scale) in enumerate(zip(seeds, scales))]})
+
+  def load_ensemble(self):
+    """[(member model_dir, (median, spread))] from ensemble.json, or None (not an ensemble,
+    or its members have not all finished)."""
+    if not tf.io.gfile.exists(self.file(self.ENSEMBLE_FILE)):
+      return None
+    members = self._read_json(self.ENSEMBLE_FILE)["members"]
+    return [(self.file(m["path"]), (float(m["median"]), float(m["spread"]))) for m in members]
 
   # checkpoints
   def checkpoint_dir(self, root=None):

@@ -29,6 +29,8 @@ from engan_tf import build
 from engan_tf import callbacks as callbacks_lib
 from engan_tf import data as data_lib
 from engan_tf import distribute
+from engan_tf import ensemble as ensemble_lib
+from engan_tf import evaluation as evaluation_lib
 from engan_tf import rundir as rundir_lib
 from engan_tf import visualize
 from engan_tf.callbacks import TrainingDiverged  # noqa: F401  (re-exported for callers)
@@ -88,13 +90,33 @@ class Prepared(NamedTuple):
                                           self.model.step)
 
 
+class _Run(NamedTuple):
+  """A run's data and model_dir files, before any model: what `_start_run` returns."""
+  config: TrainConfig  # resolved: the data set's recipe and defaults filled in
+  run: rundir_lib.RunDir
+  source: data_lib.DataSource
+  strategy: tf.distribute.Strategy
+  chief: bool
+  out_dir: str
+
+
 def prepare(config: TrainConfig) -> Prepared:
   """Everything `train` does before `fit`: threads, data, model_dir files, the compiled
-  model (resumed from the latest checkpoint) and fit's callbacks.
+  model (resumed from the latest checkpoint) and fit's callbacks (one run: an
+  --ensemble_size > 1 config is trained by `train`, member by member).
 
   bench/toy_step_speed.py times `fit` on what this returns, so what it measures is the
   step and callbacks of a real run.
   """
+  started = _start_run(config)
+  if started.config.ensemble_size > 1:
+    raise ValueError("prepare() builds one run; train() trains an ensemble's members")
+  return _prepare_fit(started)
+
+
+def _start_run(config: TrainConfig) -> _Run:
+  """Validates config, sets threads, loads the data, applies the recipe and writes the
+  model_dir's config and data files."""
   config.validate()
   # --verbose unset: a progress bar on a terminal, one line per epoch in a log file (a bar
   # writes hundreds of carriage-return updates there).
@@ -126,7 +148,13 @@ def prepare(config: TrainConfig) -> Prepared:
                                 source.tabular.model if source.tabular else None)
     if source.anomaly is not None and run.load_feature_statistics() is None:
       run.save_feature_statistics(source.anomaly.x_train)  # the energy explanations' baseline
+  return _Run(config, run, source, strategy, chief, out_dir)
 
+
+def _prepare_fit(started: _Run) -> Prepared:
+  """The compiled model of a started run (resumed from its latest checkpoint) and fit's
+  callbacks."""
+  config, run, source, strategy, chief, out_dir = started
   with strategy.scope():
     model = build.build_model(config, source)
   checkpoint = tf.train.Checkpoint(**build.training_checkpoint(model))
@@ -157,7 +185,10 @@ def train(config: TrainConfig):
   Returns {"step": final step, "final_eval": metrics (empty on non-chief workers),
   "model": the trained model}.
   """
-  prepared = prepare(config)
+  started = _start_run(config)
+  if started.config.ensemble_size > 1:
+    return _train_ensemble(started.config, started.run, started.source)
+  prepared = _prepare_fit(started)
   config, run, source, model, writer = (prepared.config, prepared.run, prepared.source,
                                         prepared.model, prepared.writer)
   _fit(prepared)
@@ -179,6 +210,44 @@ def train(config: TrainConfig):
     summary["stopped_by"] = f"--max_train_minutes={config.max_train_minutes:g}"
   run.write_final_eval(summary)
   writer.flush()
+  return {**summary, "model": model}
+
+
+def _train_ensemble(config, run, source):
+  """--ensemble_size > 1: member k is an ordinary run in run.member_dir(k) with seed
+  config.seed + k, trained (or resumed, or skipped when finished) in turn; then the members
+  are standardised on the training rows and combined (engan_tf.ensemble), and the
+  ensemble's thresholds and final evaluation are written in run."""
+  if source.anomaly is None:
+    raise ValueError(f"--ensemble_size={config.ensemble_size} averages anomaly scores, but "
+                     f"{config.dataset} is not an anomaly data set: use --ensemble_size=1")
+  seeds = [config.seed + k for k in range(config.ensemble_size)]
+  for k, seed in enumerate(seeds):
+    if config.verbose:
+      print(f"ensemble member {k + 1} of {len(seeds)} (seed {seed}) in {run.member_dir(k)}")
+    # The member's config is the ensemble's after the recipe was applied ("paper": apply no
+    # recipe again, so its ensemble_size stays 1).
+    train(dataclasses.replace(config, model_dir=run.member_dir(k), seed=seed, ensemble_size=1,
+                              recipe="paper"))
+  members = [restore(run.member_dir(k), source=source).model for k in range(len(seeds))]
+  scales = [ensemble_lib.standardisation(m.energy, source.anomaly.x_train) for m in members]
+  run.save_ensemble(seeds, scales)
+  model = ensemble_lib.Ensemble(members, scales)
+  step = model.step
+  final = evaluation_lib.evaluate(model, source, final=True, step=step,
+                                  false_alarm_rate=config.false_alarm_rate,
+                                  decision_function=ensemble_lib.DECISION_FUNCTION)
+  run.append_eval({"step": step, "final": True, **final.metrics})
+  if final.picture is not None:
+    visualize.save_png(final.picture, run.picture_png(final.picture_name))
+  run.save_thresholds(anomaly.fit_thresholds(model.energy, source.anomaly, step,
+                                             config.false_alarm_rate,
+                                             ensemble_lib.DECISION_FUNCTION))
+  if config.verbose and final.metrics:
+    print(f"eval @ step {step} (ensemble of {len(seeds)}): " + ", ".join(
+        f"{k}={v:.4g}" for k, v in final.metrics.items()))
+  summary = {"step": step, "final_eval": final.metrics}
+  run.write_final_eval(summary)
   return {**summary, "model": model}
 
 
@@ -239,28 +308,63 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   """
   run = rundir_lib.RunDir(model_dir)
   config = run.read_config()
+  if (config.ensemble_size or 1) > 1:  # (None in the config.json of older runs)
+    return _restore_ensemble(run, config, _source_of(run, config, source, data_dir, with_data),
+                             checkpoint)
   path = run.checkpoint_path(checkpoint)
-  description, preprocessing = run.load_data_description()
-  if source is None and not with_data and description is not None:
-    source = data_lib.from_description(description, preprocessing)
-  if source is None:
-    try:
-      source = load_source(config, data_dir, preprocessing=preprocessing)
-    except FileNotFoundError as e:
-      raise FileNotFoundError(f"{model_dir} needs its data here: {e}. Pass --data_dir with the "
-                              "data set's files (export and sampling do not need them)") from e
-    _warn_if_data_changed(run, source)
+  source = _source_of(run, config, source, data_dir, with_data)
   model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
+  return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint))
+
+
+def _thresholds_of(run, config, source, model, checkpoint, decision_function=None):
+  """The thresholds saved for `checkpoint` if they belong to model's step, else refitted
+  on the data (an error without it)."""
   thresholds = run.load_thresholds(checkpoint)
   if thresholds is not None and thresholds.step != model.step:
     if source.anomaly is None:
       raise ValueError(
           f"{run.file(run.THRESHOLD_FILE)} belongs to step {thresholds.step}, but the "
           f"{checkpoint} checkpoint is step {model.step}: refit it with `python evaluate.py "
-          f"--model_dir={model_dir} --checkpoint={checkpoint}` (which reads the data)")
+          f"--model_dir={run.path} --checkpoint={checkpoint}` (which reads the data)")
     thresholds = None
   if thresholds is None and source.anomaly is not None:
     thresholds = anomaly.fit_thresholds(model.energy, source.anomaly, model.step,
-                                        config.false_alarm_rate)
-  return Restored(config, source, model, thresholds)
+                                        config.false_alarm_rate, decision_function)
+  return thresholds
+
+
+def _source_of(run, config, source, data_dir, with_data):
+  """restore's DataSource: `source` if given; else the model_dir's description alone
+  (with_data=False) or the data with the saved preprocessing."""
+  if source is not None:
+    return source
+  description, preprocessing = run.load_data_description()
+  if not with_data and description is not None:
+    return data_lib.from_description(description, preprocessing)
+  try:
+    source = load_source(config, data_dir, preprocessing=preprocessing)
+  except FileNotFoundError as e:
+    raise FileNotFoundError(f"{run.path} needs its data here: {e}. Pass --data_dir with the "
+                            "data set's files (export and sampling do not need them)") from e
+  _warn_if_data_changed(run, source)
+  return source
+
+
+def _restore_ensemble(run, config, source, checkpoint):
+  """restore() of an --ensemble_size > 1 model_dir: its members' latest checkpoints combined
+  with the saved standardisation (engan_tf.ensemble)."""
+  if checkpoint != "latest":
+    raise ValueError(f"{run.path} is an ensemble of {config.ensemble_size} runs: only its "
+                     f"latest checkpoints are combined (--checkpoint=latest)")
+  saved = run.load_ensemble()
+  if saved is None:
+    raise FileNotFoundError(
+        f"{run.file(run.ENSEMBLE_FILE)} not found: the ensemble's members have not all "
+        f"finished. Run the same train.py command again to finish them")
+  members = [restore(path, source=source).model for path, _ in saved]
+  model = ensemble_lib.Ensemble(
+      members, [ensemble_lib.Standardisation(*scale) for _, scale in saved])
+  return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint,
+                                                       ensemble_lib.DECISION_FUNCTION))

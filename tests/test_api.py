@@ -13,9 +13,10 @@ import tensorflow as tf
 import engan_tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# A quick fit for tests: the default recipe trains for >= 1,000 steps.
+# A quick fit for tests: the default recipe trains for >= 1,000 steps, three times on a
+# small table (tests/test_ensemble.py and the README example cover the ensemble).
 QUICK = {"train_steps": 10, "steps_per_epoch": 10, "jit_compile": False, "dim": 8, "n_critic": 1,
-         "latent_dim": 2}
+         "latent_dim": 2, "ensemble_size": 1}
 
 
 def test_importing_the_package_loads_no_tensorflow():

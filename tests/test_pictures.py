@@ -77,7 +77,7 @@ def test_an_anomaly_run_leaves_its_score_histogram(tmp_path):
   training.train(training.TrainConfig(
       dataset="csv", model_dir=model_dir, dim=8, latent_dim=2, batch_size=32, n_critic=1,
       train_steps=10, steps_per_epoch=10, eval_every=0, verbose=0, jit_compile=False,
-      dataset_options={"data_path": path, "label_column": "label"}))
+      ensemble_size=1, dataset_options={"data_path": path, "label_column": "label"}))
   picture = _read_png(os.path.join(model_dir, "scores.png"))
   assert picture.shape[0] > 240 and picture.shape[1] > 480
   assert not os.path.exists(os.path.join(model_dir, "samples.png"))

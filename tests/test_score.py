@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory):
   training.train(training.TrainConfig(
       dataset="csv", model_dir=run, dim=8, latent_dim=2, batch_size=32, n_critic=1,
       train_steps=10, steps_per_epoch=10, eval_every=0, verbose=0, jit_compile=False,
-      dataset_options={"data_path": path, "categorical_columns": ["proto"]}))
+      ensemble_size=1, dataset_options={"data_path": path, "categorical_columns": ["proto"]}))
   return run
 
 

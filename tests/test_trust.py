@@ -24,7 +24,7 @@ from test_tabular import _table
 def _csv_config(tmp_path, path, **overrides):
   values = dict(dataset="csv", model_dir=str(tmp_path / "run"), dim=8, latent_dim=4,
                 batch_size=16, n_critic=1, train_steps=4, steps_per_epoch=2, eval_every=0,
-                verbose=0, jit_compile=False,
+                verbose=0, jit_compile=False, ensemble_size=1,
                 dataset_options=dict(data_path=path, label_column="is_attack",
                                      categorical_columns=["proto", "flag"]))
   values.update(overrides)
