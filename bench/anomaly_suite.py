@@ -536,31 +536,6 @@ class EnganDetector:
     return lambda q: sign * np.asarray(model.score_samples(q), np.float64).ravel()
 
 
-class EnganEnsembleDetector:
-  """The mean of `members` engan fits' standardised energies (detector seeds
-  members * seed + k): each member's energy E_k is put on one scale by the median and
-  interquartile range of E_k on the training rows (no labels), then averaged. The
-  held-out-cluster criterion chose this over one fit (bench/cluster_selection.py, tenth
-  session); engan_tf does not ship it yet, so the suite composes it from the estimator."""
-
-  def __init__(self, seed=0, max_train_rows=None, params=None, members=3):
-    self.seed, self.members = seed, members
-    self.parts = [EnganDetector(members * seed + k, max_train_rows, params)
-                  for k in range(members)]
-    self.n_train_used = None
-
-  def fit(self, x_train):
-    import selection_common  # pylint: disable=g-import-not-at-top
-    scorers = []
-    for part in self.parts:
-      part.fit(x_train)
-      energy = selection_common.anomaly_score_fns(part.model)["energy"]
-      rows = _subsample(x_train, part.max_train_rows, part.seed)
-      scorers.append((energy, selection_common.standardiser(energy(rows))))
-    self.n_train_used = self.parts[0].n_train_used
-    return lambda q: np.mean([standardise(energy(q)) for energy, standardise in scorers], axis=0)
-
-
 def make_detector(name, seed, max_train_rows):
   """A fresh detector by name; max_train_rows caps ocsvm, lof, knn (None: no cap)."""
   from sklearn.ensemble import IsolationForest  # pylint: disable=g-import-not-at-top
@@ -577,9 +552,6 @@ def make_detector(name, seed, max_train_rows):
   if name == "engan":
     return EnganDetector(seed, FLAGS.engan_max_train_rows or None,
                          json.loads(FLAGS.engan_params), FLAGS.engan_higher_is_normal)
-  if name == "engan_ens3":
-    return EnganEnsembleDetector(seed, FLAGS.engan_max_train_rows or None,
-                                 json.loads(FLAGS.engan_params))
   raise ValueError(f"unknown detector {name!r}")
 
 
