@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+import machine  # bench/machine.py: the CPU line every speed figure carries
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -38,15 +40,6 @@ def write_table(path, rows, seed=0):
     f.write(",".join(f"x{i}" for i in range(8)) + ",proto,label\n")
     for i in range(rows):
       f.write(",".join(f"{v:.5f}" for v in x[i]) + f",{proto[i]},{int(label[i])}\n")
-
-
-def cpu_model():
-  try:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next(line.split(":", 1)[1].strip() for line in out.splitlines()
-                if line.startswith("Model name"))
-  except (OSError, StopIteration):
-    return "unknown"
 
 
 def main():
@@ -72,8 +65,7 @@ def main():
       config = config.get("config", config)
       with open(os.path.join(model_dir, "final_eval.json")) as f:
         final = json.load(f)["final_eval"]
-      record = {"rows": rows, "wall_s": round(wall, 1), "cpu": cpu_model(),
-                "cpus": os.cpu_count(),
+      record = {"rows": rows, "wall_s": round(wall, 1), "cpu": machine.line(),
                 **{k: config.get(k) for k in ("train_steps", "batch_size", "ensemble_size")},
                 "energy_auroc": final.get("energy/auroc")}
       print(json.dumps(record), flush=True)

@@ -79,7 +79,6 @@ class Ensemble:
     self.energy = EnsembleEnergy([m.energy for m in members], scales, name="energy")
     self.generator = members[0].generator
     self.latent_dim = members[0].latent_dim
-    self.scales = scales
 
   @property
   def step(self):

@@ -114,9 +114,9 @@ def prepare(config: TrainConfig) -> Prepared:
   return _prepare_fit(started)
 
 
-def _start_run(config: TrainConfig) -> _Run:
-  """Validates config, sets threads, loads the data, applies the recipe and writes the
-  model_dir's config and data files."""
+def _start_run(config: TrainConfig, source=None) -> _Run:
+  """Validates config, sets threads, loads the data (unless `source`, an ensemble's, is
+  given), applies the recipe and writes the model_dir's config and data files."""
   config.validate()
   # --verbose unset: a progress bar on a terminal, one line per epoch in a log file (a bar
   # writes hundreds of carriage-return updates there).
@@ -128,8 +128,9 @@ def _start_run(config: TrainConfig) -> _Run:
   chief = distribute.is_chief(strategy)
   run = rundir_lib.RunDir(config.model_dir)
   described, preprocessing = run.load_data_description()  # a resumed run keeps its features
-  source = load_source(config, preprocessing=preprocessing)
-  _warn_if_data_changed(run, source)
+  if source is None:
+    source = load_source(config, preprocessing=preprocessing)
+    _warn_if_data_changed(run, source)
   _check_data_for_config(config, source)
   chosen = build.recipe_choices(config, source)
   if chosen and config.verbose and chief:
@@ -185,7 +186,11 @@ def train(config: TrainConfig):
   Returns {"step": final step, "final_eval": metrics (empty on non-chief workers),
   "model": the trained model}.
   """
-  started = _start_run(config)
+  return _train(config)
+
+
+def _train(config, source=None):
+  started = _start_run(config, source)
   if started.config.ensemble_size > 1:
     return _train_ensemble(started.config, started.run, started.source)
   prepared = _prepare_fit(started)
@@ -200,17 +205,28 @@ def train(config: TrainConfig):
     return {"step": step, "final_eval": {}, "model": model}
 
   final = prepared.evaluation.run(step, final=True, model=model)
+  stopped_by = (f"--max_train_minutes={config.max_train_minutes:g}"
+                if prepared.deadline is not None and prepared.deadline.reached else None)
+  summary = _save_final(run, config, source, model.for_inference.energy, step, final,
+                        stopped_by=stopped_by)
+  writer.flush()
+  return {**summary, "model": model}
+
+
+def _save_final(run, config, source, energy, step, final, decision_function=None,
+                stopped_by=None):
+  """The end of a run's files: the final evaluation's picture, the anomaly thresholds of
+  `energy` and final_eval.json; returns the summary written there."""
   if final.picture is not None:  # samples.png, or scores.png of an anomaly model
     visualize.save_png(final.picture, run.picture_png(final.picture_name))
   if source.anomaly is not None:
-    run.save_thresholds(anomaly.fit_thresholds(model.for_inference.energy, source.anomaly, step,
-                                               config.false_alarm_rate))
+    run.save_thresholds(anomaly.fit_thresholds(energy, source.anomaly, step,
+                                               config.false_alarm_rate, decision_function))
   summary = {"step": step, "final_eval": final.metrics}
-  if prepared.deadline is not None and prepared.deadline.reached:
-    summary["stopped_by"] = f"--max_train_minutes={config.max_train_minutes:g}"
+  if stopped_by:
+    summary["stopped_by"] = stopped_by
   run.write_final_eval(summary)
-  writer.flush()
-  return {**summary, "model": model}
+  return summary
 
 
 def _train_ensemble(config, run, source):
@@ -227,8 +243,8 @@ def _train_ensemble(config, run, source):
       print(f"ensemble member {k + 1} of {len(seeds)} (seed {seed}) in {run.member_dir(k)}")
     # The member's config is the ensemble's after the recipe was applied ("paper": apply no
     # recipe again, so its ensemble_size stays 1).
-    train(dataclasses.replace(config, model_dir=run.member_dir(k), seed=seed, ensemble_size=1,
-                              recipe="paper"))
+    _train(dataclasses.replace(config, model_dir=run.member_dir(k), seed=seed,
+                               ensemble_size=1, recipe="paper"), source)
   members = [restore(run.member_dir(k), source=source).model for k in range(len(seeds))]
   scales = [ensemble_lib.standardisation(m.energy, source.anomaly.x_train) for m in members]
   run.save_ensemble(seeds, scales)
@@ -238,16 +254,11 @@ def _train_ensemble(config, run, source):
                                   false_alarm_rate=config.false_alarm_rate,
                                   decision_function=ensemble_lib.DECISION_FUNCTION)
   run.append_eval({"step": step, "final": True, **final.metrics})
-  if final.picture is not None:
-    visualize.save_png(final.picture, run.picture_png(final.picture_name))
-  run.save_thresholds(anomaly.fit_thresholds(model.energy, source.anomaly, step,
-                                             config.false_alarm_rate,
-                                             ensemble_lib.DECISION_FUNCTION))
   if config.verbose and final.metrics:
     print(f"eval @ step {step} (ensemble of {len(seeds)}): " + ", ".join(
         f"{k}={v:.4g}" for k, v in final.metrics.items()))
-  summary = {"step": step, "final_eval": final.metrics}
-  run.write_final_eval(summary)
+  summary = _save_final(run, config, source, model.energy, step, final,
+                        ensemble_lib.DECISION_FUNCTION)
   return {**summary, "model": model}
 
 
