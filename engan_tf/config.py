@@ -224,6 +224,10 @@ class DatasetOptions:
       None, "kddcup99, csv: hold out this share of the normal training rows; the anomaly "
       "threshold is set on them, and label-free model selection scores them (default: csv "
       "0.2, kddcup99 0).")
+  development_split: Optional[bool] = option(
+      None, "kddcup99, csv: never read the test half: the training half is split again the "
+      "same way (50/50, the same test anomaly share) and evaluation reports its second part. "
+      "Choose a configuration on this split, then report the test half once without it.")
   mode_classifier: Optional[str] = option(
       None, "stacked_mnist*: a saved MNIST classifier (python -m "
       "engan_tf.metrics.mnist_classifier); evaluations count modes.")

@@ -114,6 +114,22 @@ def prepare(config: TrainConfig) -> Prepared:
   return _prepare_fit(started)
 
 
+def _set_threads(n):
+  """TensorFlow's thread pools at n threads; once TensorFlow has run an op in this process
+  they are fixed, and a second run (a notebook, an ensemble's members) keeps them."""
+  current = (tf.config.threading.get_intra_op_parallelism_threads(),
+             tf.config.threading.get_inter_op_parallelism_threads())
+  if current == (n, n):
+    return
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(n)
+    tf.config.threading.set_inter_op_parallelism_threads(n)
+  except RuntimeError:  # "cannot be modified after initialization"
+    logging.warning("--num_threads=%d ignored: TensorFlow already runs in this process with "
+                    "its thread pools set (intra/inter-op %s; 0 = all cores); set "
+                    "num_threads before its first op, or start a new process", n, current)
+
+
 def _start_run(config: TrainConfig, source=None) -> _Run:
   """Validates config, sets threads, loads the data (unless `source`, an ensemble's, is
   given), applies the recipe and writes the model_dir's config and data files."""
@@ -122,8 +138,7 @@ def _start_run(config: TrainConfig, source=None) -> _Run:
   # writes hundreds of carriage-return updates there).
   config = dataclasses.replace(config, verbose=resolve_verbose(config.verbose))
   if config.num_threads:
-    tf.config.threading.set_intra_op_parallelism_threads(config.num_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(config.num_threads)
+    _set_threads(config.num_threads)
   strategy = distribute.make_strategy(config.strategy)
   chief = distribute.is_chief(strategy)
   run = rundir_lib.RunDir(config.model_dir)

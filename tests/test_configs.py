@@ -45,7 +45,7 @@ def test_nested_configs_read_their_neighbours_and_later_flags_win(tmp_path, monk
   paper = _parse(["train.py", "--flagfile=configs/kddcup99.cfg"])
   assert (paper.dataset, paper.networks, paper.lambda_penalty) == ("kddcup99", "kdd", 1e5)
   assert tuned == config_lib.TrainConfig(**{
-      **vars(paper), "networks": "kdd_quadratic_energy", "lambda_penalty": 1e7,
+      **vars(paper), "networks": "kdd_quadratic_energy", "lambda_penalty": 1e8,
       "learning_rate": 5e-5, "ema_decay": 0.999, "train_steps": 20000,
       "steps_per_epoch": 500, "seed": 3})
   toy = _parse(["train.py", "--flagfile=configs/toy_8gaussians.cfg"])

@@ -124,6 +124,25 @@ def test_validation_split_holds_out_normal_rows_and_a_column_shuffled_copy(tmp_p
   assert np.mean(np.all(np.isclose(val, shuffled), axis=1)) < 0.2
 
 
+def test_development_split_never_reads_the_test_half(tmp_path):
+  path = _write(tmp_path, _table(400))
+  options = dict(data_path=path, label_column="is_attack", categorical_columns=["proto", "flag"],
+                 validation_share=0.0)
+  paper = data_lib.load_dataset("csv", **options).anomaly
+  dev = data_lib.load_dataset("csv", development_split=True, **options).anomaly
+  y = np.array([i % 5 == 0 for i in range(400)])
+  perm = np.random.RandomState(42).permutation(400)  # anomaly_split's halves
+  train_half, test_half = perm[:200], perm[200:]
+  used = np.concatenate([dev.train_rows, dev.test_rows])
+  assert not set(used) & set(test_half) and set(paper.test_rows) == set(test_half)
+  assert set(dev.train_rows) < set(train_half[~y[train_half]])  # about half of them
+  assert len(dev.test_rows) == 100 and 0 < dev.y_test.mean() < 0.5
+  np.testing.assert_array_equal(dev.y_test, y[dev.test_rows])
+  with pytest.raises(ValueError, match="--development_split.*--label_column"):
+    data_lib.load_dataset("csv", data_path=path, categorical_columns=["proto", "flag", "is_attack"],
+                          development_split=True)
+
+
 def test_validation_share_must_be_a_fraction(tmp_path):
   path = _write(tmp_path, _table())
   with pytest.raises(ValueError, match="validation_share"):

@@ -398,3 +398,11 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs
   assert all(np.isfinite(w).all() for w in _weights(model))
   restored = training.restore(str(tmp_path / "run")).model  # same structure on restore
   np.testing.assert_allclose(restored.energy(tf.zeros([3, 2])), energy)
+
+
+def test_num_threads_after_tensorflow_started_warns_instead_of_failing(caplog):
+  tf.constant(1.0) + 1.0  # TensorFlow is running in this process: its pools are fixed
+  before = tf.config.threading.get_intra_op_parallelism_threads()
+  training._set_threads(before + 3)  # pylint: disable=protected-access
+  assert "ignored: TensorFlow already runs in this process" in caplog.text
+  assert tf.config.threading.get_intra_op_parallelism_threads() == before

@@ -96,19 +96,21 @@ def read(data_dir=None):
 
 
 def source_from_table(schema, columns, is_anomaly, split_seed=42, test_anomaly_share=0.2,
-                      validation_share=0.0, preprocessing=None):
+                      validation_share=0.0, preprocessing=None, development_split=False):
   """The kddcup99 `DataSource` of an already parsed file (see `read`)."""
   return tabular.tabular_source("kddcup99", schema, columns, is_anomaly, split_seed=split_seed,
                                 test_anomaly_share=test_anomaly_share, default_latent_dim=32,
                                 validation_share=validation_share, preprocessing=preprocessing,
+                                development_split=development_split,
                                 file_fingerprint={"path": FILENAME, "sha256": SHA256,
                                                   "rows": len(is_anomaly)})
 
 
 @data_lib.register_dataset("kddcup99")
 def load_kddcup99(data_dir=None, seed=0, split_seed=42, test_anomaly_share=0.2,
-                  validation_share=0.0, preprocessing=None, **unused):
+                  validation_share=0.0, preprocessing=None, development_split=False, **unused):
   del seed, unused  # the split is fixed by split_seed, the same for every training seed
   return source_from_table(*read(data_dir), split_seed=split_seed,
                            test_anomaly_share=test_anomaly_share,
-                           validation_share=validation_share, preprocessing=preprocessing)
+                           validation_share=validation_share, preprocessing=preprocessing,
+                           development_split=development_split)

@@ -227,6 +227,10 @@ class OneHot(keras.layers.Layer):
     self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, num_oov_indices=1,
                                             output_mode="one_hot")
 
+  def build(self, input_shape):
+    del input_shape  # the vocabulary fixes the output; nothing to create
+    self.built = True
+
   def call(self, inputs):
     return self.lookup(inputs)[:, 1:]  # drop the out-of-vocabulary slot
 
@@ -273,17 +277,29 @@ def apply_preprocessing(preprocessing, schema, columns, rows=None, batch=100_000
   return np.concatenate(out).astype(np.float32)
 
 
-def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None):
+def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None, development=False):
   """(train_rows, test_rows): 50/50 split; train keeps normal rows; test optionally at rho.
 
   The first half of a seeded permutation (floor(n/2) rows) trains; with
   `test_anomaly_share` = rho the test half keeps all its normal rows and at most
   int(n_normal * rho / (1 - rho)) of its anomalies (all of them when fewer exist).
+  `development`: the test half is dropped and the training half (all its rows, both
+  classes) is split again the same way, so that configurations can be compared on data
+  carved from the training half alone.
+
+  >>> y = np.arange(100) % 5 == 0
+  >>> train, test = anomaly_split(y, test_anomaly_share=0.2)
+  >>> dev_train, dev_test = anomaly_split(y, test_anomaly_share=0.2, development=True)
+  >>> set(dev_train) | set(dev_test) <= set(np.random.RandomState(42).permutation(100)[:50])
+  True
   """
   is_anomaly = np.asarray(is_anomaly).astype(bool)
   rng = np.random.RandomState(split_seed)
   perm = rng.permutation(len(is_anomaly))
   train_half, test_half = perm[:len(perm) // 2], perm[len(perm) // 2:]
+  if development:
+    inner = np.random.RandomState(split_seed + 2).permutation(train_half)
+    train_half, test_half = inner[:len(inner) // 2], inner[len(inner) // 2:]
   train_rows = train_half[~is_anomaly[train_half]]
   if test_anomaly_share is not None:
     normal, anomalous = test_half[~is_anomaly[test_half]], test_half[is_anomaly[test_half]]
@@ -318,7 +334,8 @@ def shuffled_columns(columns, rows, seed=0):
 
 def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomaly_share=None,
                    default_latent_dim=32, source_path=None, validation_share=0.0,
-                   preprocessing=None, file_fingerprint=None, recipe=None):
+                   preprocessing=None, file_fingerprint=None, recipe=None,
+                   development_split=False):
   """The `DataSource` of a parsed table (KDD99 or a user's CSV): see the module docstring.
 
   Without labels (`is_anomaly` None) every row trains except the validation rows, which
@@ -333,10 +350,16 @@ def tabular_source(name, schema, columns, is_anomaly, split_seed=42, test_anomal
   (engan_tf.recipes.tabular for a user's table).
   A labelled test half without an anomaly (or without a normal row) cannot give F1 or
   AUROC: its labels are dropped with a warning, and evaluation reports the share flagged.
+  `development_split` (labelled tables only) evaluates on a split of the training half
+  instead of the test half (`anomaly_split(development=True)`).
   """
   labelled = is_anomaly is not None
+  if development_split and not labelled:
+    raise ValueError(f"{source_path or name}: --development_split splits a labelled table's "
+                     "training half; give --label_column, or leave the flag out")
   if labelled:
-    train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share)
+    train_rows, test_rows = anomaly_split(is_anomaly, split_seed, test_anomaly_share,
+                                          development=development_split)
     train_rows, val_rows = validation_split(train_rows, validation_share, split_seed)
   else:  # nothing to test against: every row trains but the held-out validation rows
     is_anomaly = np.zeros(len(columns[schema.columns[0]]), np.int64)
@@ -379,7 +402,7 @@ CSV_VALIDATION_SHARE = 0.2  # a user's table: held-out normal rows set the thres
 @data_lib.register_dataset("csv")
 def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categorical_columns=None,
              split_seed=42, validation_share=CSV_VALIDATION_SHARE, anomaly_label=None,
-             preprocessing=None, **unused):
+             preprocessing=None, development_split=False, **unused):
   """A user's CSV (with a header line): --data_path, --label_column, --categorical_columns.
 
   The label column (optional) holds 0/1 or true/false, 1 = anomaly; or any values, with
@@ -398,5 +421,5 @@ def load_csv(data_dir=None, seed=0, data_path=None, label_column=None, categoric
   rows = len(columns[schema.columns[0]])
   return tabular_source("csv", schema, columns, labels, split_seed=split_seed,
                         source_path=data_path, validation_share=validation_share,
-                        preprocessing=preprocessing,
+                        preprocessing=preprocessing, development_split=development_split,
                         file_fingerprint=fingerprint(data_path, rows), recipe=recipes.tabular)
