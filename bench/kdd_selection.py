@@ -1,8 +1,8 @@
 r"""KDD99 paper protocol: choose the configuration on the training half, report the test half once.
 
   # 1. every candidate on the development split (the training half split again, 50/50,
-  #    20% anomalies in its second part; train.py --development_split): the test half
-  #    is never read
+  #    20% anomalies in its second part; train.py --development_split): no row or label
+  #    of the test half is used
   taskset -c 1 python bench/kdd_selection.py select --seeds=0 --runs_dir=runs/kdd_selection
   # 2. the chosen candidate (from step 1's JSON) on the paper's split, three seeds
   taskset -c 1 python bench/kdd_selection.py report --seeds=0,1,2 --runs_dir=runs/kdd_selection

@@ -225,7 +225,8 @@ class DatasetOptions:
       "threshold is set on them, and label-free model selection scores them (default: csv "
       "0.2, kddcup99 0).")
   development_split: Optional[bool] = option(
-      None, "kddcup99, csv: never read the test half: the training half is split again the "
+      None, "kddcup99, csv: leave the test half out (its rows and labels; the one-hot "
+      "vocabularies still list the whole file's values): the training half is split again the "
       "same way (50/50, the same test anomaly share) and evaluation reports its second part. "
       "Choose a configuration on this split, then report the test half once without it.")
   mode_classifier: Optional[str] = option(
