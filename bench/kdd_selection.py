@@ -7,18 +7,18 @@ r"""KDD99 paper protocol: choose the configuration on the training half, report 
   # 2. the chosen candidate (from step 1's JSON) on the paper's split, three seeds
   taskset -c 1 python bench/kdd_selection.py report --seeds=0,1,2 --runs_dir=runs/kdd_selection
 
-Protocol (fixed before any run of it; issue 17, item 3). The candidates are the choices
-that made `configs/kddcup99_tuned.cfg`, first made on the test half (BUILD_NOTES, KDD
-sessions two to five): the paper's CPU config, the tuned config (as it was, lambda 1e7), and
-the tuned config with one of its departures from the paper undone or moved (head, lambda,
-learning rate, weight average), plus the tabular default recipe given the same evaluation schedule. Each trains
-with one core and `--development_split`. The criterion is the score norm's F1 at the
-anomaly share (the paper's decision function and metric) averaged over the last 10
-evaluations, mean over --seeds; the candidate with the highest criterion is chosen; when
-another is within 0.005 of it, the one with the higher minimum F1 after the first third of
-training wins (stability). The energy's F1 is recorded beside it and chooses nothing.
-`report` trains the chosen candidate on the paper's split (the test half) and summarises
-it the same way (bench/kdd_summary.py); its numbers choose nothing.
+Protocol (fixed before any run of it; issue 17, item 3). The candidates are the choices that
+made `configs/kddcup99_tuned.cfg`, first made on the test half (BUILD_NOTES, KDD sessions
+two to five): the paper's CPU config, the tuned config (as it was, lambda 1e7), and the
+tuned config with one of its departures from the paper undone or moved (head, lambda,
+learning rate, weight average), plus the tabular default recipe given the same evaluation
+schedule. Each trains with one core and `--development_split`. The criterion is the score
+norm's F1 at the anomaly share (the paper's decision function and metric) averaged over the
+last 10 evaluations, mean over --seeds; the candidate with the highest criterion is chosen;
+when another is within 0.005 of it, the one with the higher minimum F1 after the first third
+of training wins (stability). The energy's F1 is recorded beside it and chooses nothing.
+`report` trains the chosen candidate on the paper's split (the test half) and summarises it
+the same way (bench/kdd_summary.py); its numbers choose nothing.
 
 Writes --output (JSON, rewritten after every run); a run whose final_eval.json exists is
 not retrained (train.py resumes an unfinished one).
@@ -37,6 +37,7 @@ import kdd_summary  # bench/kdd_summary.py: the F1 statistics of a run's eval.js
 import machine  # bench/machine.py: the CPU line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _config(name):
   return "--flagfile=" + os.path.join(ROOT, "configs", name)
@@ -68,7 +69,7 @@ flags.DEFINE_list("seeds", ["0"], "Training seeds.")
 flags.DEFINE_list("candidates", list(CANDIDATES), "Candidates to run (select).")
 flags.DEFINE_string("runs_dir", "runs/kdd_selection", "Where the model_dirs go.")
 flags.DEFINE_string("data_dir", os.environ.get("ENGAN_TF_TEST_DATA") or os.path.join(
-    os.path.dirname(ROOT), "shared", "data"), "Holds kddcup99/ (or the KDD file itself).")
+    os.path.dirname(ROOT), "shared", "data"), "Holds the KDD file, or kddcup99/ with it.")
 flags.DEFINE_string("output", "bench/results/kdd_selection.json", "Results (JSON).")
 
 
@@ -76,20 +77,19 @@ def train(name, seed, development):
   """Trains one candidate (resuming), returns its kdd_summary and wall time."""
   split = "dev" if development else "test"
   model_dir = os.path.join(FLAGS.runs_dir, f"{split}_{name}_s{seed}")
-  start = time.time()
+  wall_s = None  # a run finished by an earlier call: its time is in that call's JSON
   if not os.path.exists(os.path.join(model_dir, "final_eval.json")):
-    data_dir = FLAGS.data_dir
-    if os.path.isdir(os.path.join(data_dir, "kddcup99")):
-      data_dir = os.path.join(data_dir, "kddcup99")
+    start = time.time()
     cmd = [sys.executable, os.path.join(ROOT, "train.py"), *CANDIDATES[name],
-           f"--data_dir={data_dir}", f"--model_dir={model_dir}", f"--seed={seed}",
+           f"--data_dir={FLAGS.data_dir}", f"--model_dir={model_dir}", f"--seed={seed}",
            "--num_threads=1", "--verbose=0"]
     if development:
       cmd.append("--development_split")
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    wall_s = round(time.time() - start)
   summary = kdd_summary.summarise(model_dir)
-  return {"candidate": name, "seed": seed, "split": split, "wall_s": round(time.time() - start),
+  return {"candidate": name, "seed": seed, "split": split, "wall_s": wall_s,
           "score_norm": {k: summary["score_norm"][k] for k in
                          ("f1_last10", "f1_min_after_first_third", "auroc_last10")},
           "energy": {k: summary["energy"][k] for k in

@@ -119,9 +119,7 @@ def _set_threads(n):
   they are fixed, and a second run (a notebook, an ensemble's members) keeps them."""
   current = (tf.config.threading.get_intra_op_parallelism_threads(),
              tf.config.threading.get_inter_op_parallelism_threads())
-  if current == (n, n):
-    return
-  try:
+  try:  # TensorFlow accepts the value its pools already have, even after they started
     tf.config.threading.set_intra_op_parallelism_threads(n)
     tf.config.threading.set_inter_op_parallelism_threads(n)
   except RuntimeError:  # "cannot be modified after initialization"
