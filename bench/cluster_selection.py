@@ -42,8 +42,9 @@ lr4x, detector seeds 0, 1, 2, with the recipe re-run beside them on the same mac
 tenth session's records came from another CPU); same criterion, post-hoc candidates and
 choice rule. Each fit is one fit (ensemble_size 1, as the tenth session's were; the recipe
 now trains a 3-fit ensemble on these tables, which is the post-hoc "_energy_ensemble" of
-seeds 0-2). Added before its runs as well: decay0.6. Two processes may write two --selection_output files; --merge_from adds the
-records of other files before the report.
+seeds 0-2). Added before its runs as well: decay0.6 (lr4x was then not run). Two
+processes may write two --selection_output files; --merge_from adds the records of other
+files before the report.
 
 Afterwards, and never to choose: the validity of the criterion is checked by the same
 candidates' test AUROC on the development sets (bench/anomaly_suite.py, seed 0), and the

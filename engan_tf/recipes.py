@@ -17,7 +17,8 @@ the measurement behind it, is in BUILD_NOTES.md ("Anomaly: one default recipe"):
   train_steps    about 30 passes over the training rows, within [1,000, 6,000] generator
                  steps (the budget: 10,000 rows in < 3 minutes, 500,000 in < 20, 2 cores)
   learning rates Adam 1e-4 (G, T) and 5e-5 (E); E averaged (ema_decay 0.999): the last
-                 iterate of an adversarial game wanders, the average does not
+                 iterate of an adversarial game wanders, the average less so (over 6,000
+                 steps it wanders too: see ensemble_size)
   eval_every     0: one evaluation at the end (selection needs --select_metric)
   ensemble_size  3: the mean of three fits' standardised energies (engan_tf/ensemble.py).
                  A held-out-cluster criterion on tables of 50-1,200 rows chose it over one
@@ -25,7 +26,7 @@ the measurement behind it, is in BUILD_NOTES.md ("Anomaly: one default recipe"):
                  fit's AUROC varies with its seed as much as between recipes. On a synthetic
                  500,000-row table one 6,000-step fit in three had an energy AUROC of 0.75
                  (the others 1.00) and the three together 1.00 (BUILD_NOTES twelfth
-                 session); three fits of 500,000 rows take 13 minutes on one core
+                 session); three fits of 500,000 rows take 9 minutes on 2 cores
 
 Example:
   >>> tabular(n_train=4_000, n_features=31)["batch_size"]
