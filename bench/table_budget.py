@@ -7,7 +7,7 @@ cores and 500,000 rows in under 20. For each row count this writes a synthetic t
 numeric columns from a 3-component Gaussian mixture, one categorical column with 4 values,
 a label column with 5% shifted rows), runs `python train.py --dataset=csv --data_path=...
 --label_column=label --categorical_columns=proto` in a fresh model_dir with nothing else
-set (the recipe chooses steps, batch and its 3-fit ensemble), and records
+set (the recipe chooses steps, batch and, up to 5,000 rows, a 3-fit ensemble), and records
 the wall time of the whole process (start-up, data, training, evaluation, thresholds).
 Prints one JSON line per table, with the CPU model and the recipe's choices from
 config.json.

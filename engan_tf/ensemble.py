@@ -14,9 +14,7 @@ normalised product of the members' tempered densities), so it is an energy like 
 its score norm ||grad_x E_ens||^2, explanations, thresholds and exported signatures are
 computed from it unchanged. Sampling uses member 0's generator with latent MALA on E_ens.
 The held-out-cluster criterion chose K = 3 for small tables (bench/cluster_selection.py;
-BUILD_NOTES tenth session); on a large synthetic table one fit in three went wrong where
-the three together did not (BUILD_NOTES twelfth session), so the tabular recipe uses K = 3
-on every table.
+BUILD_NOTES tenth session).
 
 Each member is an ordinary resumable run in model_dir/members/<k>/; the ensemble's own
 files (config.json, the thresholds, final_eval.json, `ensemble.json` with m_k and s_k) are
