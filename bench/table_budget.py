@@ -82,7 +82,7 @@ def main():
                                               "lr_decay_start")},
                 "energy_auroc": final.get("energy/auroc"),
                 "score_norm_auroc": final.get("score_norm/auroc"),
-                "decision_function": chosen, "chosen_auroc": final.get(f"{chosen}/auroc")}
+                "decision_function": chosen}
       print(json.dumps(record), flush=True)
       records.append(record)
   if args.output:
