@@ -46,6 +46,17 @@ seeds 0-2). Added before its runs as well: decay0.6 (a candidate lr4x, listed in
 was removed unrun). Two processes may write two --selection_output files; --merge_from adds
 the records of other files to the report.
 
+Thirteenth session (this addition committed before it was computed): post-hoc candidates
+"<c>_energy_ensemble_wall<m>" for m in 0.1, 0.25, 0.5, from the saved scores of the
+twelfth session's recipe fits (no new fit): the seed ensemble's standardised energy plus a
+support wall, 0.5 * sum_i (excess_i / 0.1)^2, excess_i = how far feature i of the row lies
+outside [-m, 1 + m] after the library's min-max scaling (fit on the detector's own training
+rows: its fit rows without the validation split, engan_tf.data.tabular.validation_split
+with share 0.2 and seed 42). A row outside every training row's range by more than m of
+the column's span is input the energy was never trained on; the wall ranks it as anomalous
+in proportion to how far out it is. Same criterion and choice rule (the recipe without a
+wall listed first).
+
 Afterwards, and never to choose: the validity of the criterion is checked by the same
 candidates' test AUROC on the development sets (bench/anomaly_suite.py, seed 0), and the
 chosen recipe runs the suite's small tables for 3 seeds once.
