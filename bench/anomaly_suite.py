@@ -600,6 +600,19 @@ def evaluate_scores(y, scores, val_scores):
   }
 
 
+def _without_support_wall(model, ds):
+  """AUROC, AUPRC and F1 of the same engan fit scored without its support wall
+  (engan_tf.support): what the wall changed, from one fit."""
+  walled = model._energy  # pylint: disable=protected-access
+  model._energy = walled.energy  # pylint: disable=protected-access
+  try:
+    scores = -score_distinct(model.score_samples, ds.x_test)
+    plain = evaluate_scores(ds.y_test, scores, -score_distinct(model.score_samples, ds.x_val))
+  finally:
+    model._energy = walled  # pylint: disable=protected-access
+  return {f"{key}_no_wall": plain[key] for key in ("auroc", "auprc", "f1")}
+
+
 def run_detector(ds: AnomalyDataset, name, seed, max_train_rows):
   """Fits one detector on ds.x_train and evaluates it; a dict of metrics and timings."""
   cap = max_train_rows
@@ -621,6 +634,8 @@ def run_detector(ds: AnomalyDataset, name, seed, max_train_rows):
                               for i in range(0, len(ds.x_test), 50_000)])
     result["is_anomaly_recall"] = float(flagged[ds.y_test == 1].mean())
     result["is_anomaly_false_alarm"] = float(flagged[ds.y_test == 0].mean())
+  if getattr(getattr(detector, "model", None), "support_wall_", None) is not None:
+    result.update(_without_support_wall(detector.model, ds))
   for key, x in ds.extra_sets.items():
     result[f"flag_rate_val95_{key}"] = float(np.mean(score_distinct(score_fn, x) > threshold))
   result.update(dataset=ds.name, group=ds.group, detector=name, seed=seed,

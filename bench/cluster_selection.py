@@ -113,6 +113,11 @@ CANDIDATES = {
 #     the standardised own choice / energy / mix. The seeds of one command differ in AUROC
 #     by as much as recipes do (BUILD_NOTES, ninth session): an average over seeds is the
 #     plain way to remove that variance, at one fit per seed.
+#  "<c>_energy_ensemble_wall<m>": that ensemble plus the support wall of the thirteenth
+#     session's addition to the protocol (WALL_MARGINS, WALL_WIDTH).
+WALL_MARGINS = (0.1, 0.25, 0.5)
+WALL_WIDTH = 0.1
+WALL_BASE = "recipe"  # the candidate whose seed ensemble gets the wall
 MIN_CLUSTER_ROWS = 5
 FOLDS = 2
 
@@ -201,10 +206,53 @@ def posthoc_records(records):
   return out
 
 
+def support_excess(fit_rows, rows, margin):
+  """[n, d] how far each feature of rows lies outside [-margin, 1 + margin] after the
+  min-max scaling the library fits on the detector's own training rows (the fit rows
+  without its validation split)."""
+  from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
+  own, _ = tabular.validation_split(np.arange(len(fit_rows)), tabular.CSV_VALIDATION_SHARE)
+  low, high = fit_rows[own].min(axis=0), fit_rows[own].max(axis=0)
+  scaled = (rows - low) / np.where(high > low, high - low, 1.0)
+  return np.maximum(0.0, np.maximum(scaled - 1.0 - margin, -margin - scaled))
+
+
+def wall_records(records):
+  """The WALL_BASE seed ensemble's standardised energy plus the support wall (see POSTHOC);
+  rebuilds each fold's rows from the data (the folds are deterministic)."""
+  groups = {}
+  for r in records:
+    if r["candidate"] == WALL_BASE and "scores" in r:
+      groups.setdefault((r["dataset"], r["cluster"]), []).append(r)
+  groups = {key: rows for key, rows in groups.items() if len(rows) > 1}
+  if not groups:
+    return []
+  factory = suite.DatasetFactory(FLAGS.data_dir, FLAGS.split_seed, FLAGS.val_share,
+                                 FLAGS.lto_max_test_rows, FLAGS.mnist_max_train_rows)
+  folds = {}
+  for dataset in dict.fromkeys(d for d, _ in groups):
+    for cluster, held_out, normal, fit_rows in cluster_folds(factory.build(dataset).x_train)[2]:
+      folds[(dataset, cluster)] = {"held_out": held_out, "normal": normal, "fit": fit_rows}
+  out = []
+  for (dataset, cluster), rows in groups.items():
+    fold = folds[(dataset, cluster)]
+    fits = [(r["scores"], r["chosen"]) for r in rows]
+    energy = {part: common.combined(fits, "energy", part) for part in ("normal", "held_out")}
+    for margin in WALL_MARGINS:
+      walled = {part: energy[part] + 0.5 * np.sum(np.square(
+          support_excess(fold["fit"], fold[part], margin) / WALL_WIDTH), axis=1)
+                for part in energy}
+      out.append({"candidate": f"{WALL_BASE}_energy_ensemble_wall{margin:g}",
+                  "seed": "+".join(str(r["seed"]) for r in rows), "dataset": dataset,
+                  "cluster": cluster, "auto": common.auroc(walled["normal"], walled["held_out"]),
+                  "fit_s": float(np.sum([r["fit_s"] for r in rows]))})
+  return out
+
+
 def report(data):
   records = data["records"] + [r for path in FLAGS.merge_from
                                for r in common.load(path)["records"]]
-  records += posthoc_records(records)
+  records += posthoc_records(records) + wall_records(records)
   names = list(dict.fromkeys(r["candidate"] for r in records))
   sets = list(dict.fromkeys(r["dataset"] for r in records))
   per = {}

@@ -176,11 +176,15 @@ class Evaluation(keras.callbacks.Callback):
     if self._due(step) and not self.model.stop_training:
       self.run(step, final=False)
 
-  def run(self, step, final, model=None):
-    """Evaluates `model` (default: the fitted one) at `step`; returns the Evaluation."""
+  def run(self, step, final, model=None, inference=None):
+    """Evaluates `model` (default: the fitted one) at `step`; returns the Evaluation.
+
+    inference: what is scored (default: model.for_inference; the training driver passes
+    the final model with its support wall, engan_tf.support); selection keeps `model`.
+    """
     model = model or self.model
-    result = evaluation.evaluate(model.for_inference, self.source, final=final, step=step,
-                                 **self.evaluation_options)
+    result = evaluation.evaluate(inference or model.for_inference, self.source, final=final,
+                                 step=step, **self.evaluation_options)
     metrics = dict(result.metrics)
     if self.select_metric:
       metrics.update(self._select(model, step, result.metrics))

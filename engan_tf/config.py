@@ -126,6 +126,11 @@ class TrainConfig:
   false_alarm_rate: float = option(
       0.05, "Anomaly models: the share of normal records the exported is_anomaly flags; the "
       "threshold is that quantile of the scores on held-out normal rows (--validation_share).")
+  support_margin: float = option(
+      0.1, "Tabular data: the scoring energy rises outside each min-max-scaled feature's "
+      "training range widened by this share of the range, so records beyond every training "
+      "row score as anomalous in proportion to how far out they lie (engan_tf/support.py); "
+      "< 0: no wall.")
   mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
                                  "outputs (accelerators; on a CPU with AMX faster only with "
                                  "--nojit_compile: BUILD_NOTES.md).")

@@ -9,7 +9,9 @@ LocalOutlierFactor(novelty=True)) by duck typing, without importing scikit-learn
   score_samples(X)       higher = more normal: minus the anomaly score of the decision
                          function the model chose on held-out rows (`decision_function_`:
                          "score_norm", ||grad_x E(x)||^2, or "energy", E(x)); so
-                         score_samples = -E(x) for the energy
+                         score_samples = -E(x) for the energy. E includes the support
+                         wall (`support_wall_`, engan_tf.support): a row beyond its
+                         columns' training range scores lower the further out it lies
   decision_function(X)   score_samples(X) - offset_: negative = outlier
   predict(X)             +1 normal, -1 anomaly: the exported threshold's rule (anomaly score
                          > threshold), and every row with a non-finite value or score is -1
@@ -200,6 +202,8 @@ class AnomalyDetector:
     self.n_features_in_ = len(names)
     self.categorical_columns_ = list(categorical)
     self._energy = restored.model.energy
+    # The scoring energy's support wall (engan_tf.support): None for a model without one.
+    self.support_wall_ = getattr(restored.model, "wall", None)
     self._preprocessing = restored.source.tabular.model
     self._raw_spec = restored.source.tabular.raw_feature_spec
     self.decision_function_ = restored.thresholds.decision_function

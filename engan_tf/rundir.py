@@ -23,6 +23,8 @@
                              the thresholds and explanations' files, which are the ensemble's)
     ensemble.json            --ensemble_size > 1: {"members": [{"path", "seed", "median",
                              "spread"}]}, the members' standardisation (engan_tf.ensemble)
+    support_wall.json        tabular anomaly models: {"step", "margin", "width", "scale"},
+                             the scoring energy's support wall (engan_tf.support)
 
 Every write goes through tf.io.gfile (so gs:// and other filesystems work), and JSON files
 are written to a temporary name and renamed, so a crash never leaves half a file.
@@ -45,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from engan_tf import config as config_lib
+from engan_tf import support
 
 CHECKPOINTS = ("latest", "selected")
 
@@ -83,6 +86,7 @@ class RunDir:
   PREPROCESSING = "preprocessing.keras"
   FEATURE_MEDIANS = "feature_medians.json"
   ENSEMBLE_FILE = "ensemble.json"
+  SUPPORT_WALL_FILE = "support_wall.json"
 
   def __init__(self, path):
     self.path = str(path)
@@ -203,6 +207,26 @@ class RunDir:
       return None
     members = self._read_json(self.ENSEMBLE_FILE)["members"]
     return [(self.file(m["path"]), (float(m["median"]), float(m["spread"]))) for m in members]
+
+  # the scoring energy's support wall (engan_tf.support)
+  def save_support_wall(self, wall):
+    self._write_json(self.SUPPORT_WALL_FILE, dataclasses.asdict(wall))
+
+  def remove_support_wall(self):
+    if tf.io.gfile.exists(self.file(self.SUPPORT_WALL_FILE)):
+      tf.io.gfile.remove(self.file(self.SUPPORT_WALL_FILE))
+
+  def load_support_wall(self):
+    """The saved engan_tf.support.SupportWall, or None (none: no wall, or an older run)."""
+    if not tf.io.gfile.exists(self.file(self.SUPPORT_WALL_FILE)):
+      return None
+    saved = self._read_json(self.SUPPORT_WALL_FILE)
+    try:
+      return support.SupportWall(step=int(saved["step"]), margin=float(saved["margin"]),
+                                 width=float(saved["width"]), scale=float(saved["scale"]))
+    except (KeyError, TypeError, ValueError) as e:
+      raise ValueError(f"{self.file(self.SUPPORT_WALL_FILE)} is damaged ({e!r}): delete it "
+                       "to score without the wall, or retrain in a new --model_dir") from None
 
   # checkpoints
   def checkpoint_dir(self, root=None):

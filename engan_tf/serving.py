@@ -120,8 +120,7 @@ _COLUMN_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")
 
 def default_version(model):
   """The training step of the checkpoint (generator updates), or 1 before any training."""
-  optimizer = getattr(model, "g_optimizer", None)
-  step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+  step = int(getattr(model, "step", 0))
   return step if step > 0 else 1
 
 

@@ -32,6 +32,7 @@ from engan_tf import distribute
 from engan_tf import ensemble as ensemble_lib
 from engan_tf import evaluation as evaluation_lib
 from engan_tf import rundir as rundir_lib
+from engan_tf import support
 from engan_tf import visualize
 from engan_tf.callbacks import TrainingDiverged  # noqa: F401  (re-exported for callers)
 from engan_tf.config import TrainConfig  # noqa: F401  (re-exported for callers)
@@ -217,10 +218,11 @@ def _train(config, source=None):
     tf.io.gfile.rmtree(prepared.out_dir)  # the chief's copy is the run's
     return {"step": step, "final_eval": {}, "model": model}
 
-  final = prepared.evaluation.run(step, final=True, model=model)
+  inference = _fit_support_wall(run, config, source, model.for_inference, step)
+  final = prepared.evaluation.run(step, final=True, model=model, inference=inference)
   stopped_by = (f"--max_train_minutes={config.max_train_minutes:g}"
                 if prepared.deadline is not None and prepared.deadline.reached else None)
-  summary = _save_final(run, config, source, model.for_inference.energy, step, final,
+  summary = _save_final(run, config, source, inference.energy, step, final,
                         stopped_by=stopped_by)
   writer.flush()
   return {**summary, "model": model}
@@ -242,6 +244,24 @@ def _save_final(run, config, source, energy, step, final, decision_function=None
   return summary
 
 
+def _fit_support_wall(run, config, source, model, step):
+  """`model` with the support wall of its energy (engan_tf.support) for a tabular anomaly
+  run with --support_margin >= 0, the wall saved in the model_dir; else `model` (and no
+  wall file)."""
+  if source.kind != "tabular" or source.anomaly is None or config.support_margin < 0:
+    run.remove_support_wall()
+    return model
+  wall = support.fit(model.energy, source.anomaly.x_train, step, config.support_margin)
+  run.save_support_wall(wall)
+  return support.Walled(model, wall)
+
+
+def _with_support_wall(run, model):
+  """restore(): `model` with the saved support wall when it belongs to model's step."""
+  wall = run.load_support_wall()
+  return support.Walled(model, wall) if wall is not None and wall.step == model.step else model
+
+
 def _train_ensemble(config, run, source):
   """--ensemble_size > 1: member k is an ordinary run in run.member_dir(k) with seed
   config.seed + k, trained (or resumed, or skipped when finished) in turn; then the members
@@ -256,13 +276,15 @@ def _train_ensemble(config, run, source):
       print(f"ensemble member {k + 1} of {len(seeds)} (seed {seed}) in {run.member_dir(k)}")
     # The member's config is the ensemble's after the recipe was applied ("paper": apply no
     # recipe again, so its ensemble_size stays 1).
+    # (The wall is the ensemble's, fit on its energy below: members have none.)
     _train(dataclasses.replace(config, model_dir=run.member_dir(k), seed=seed,
-                               ensemble_size=1, recipe="paper"), source)
+                               ensemble_size=1, recipe="paper", support_margin=-1.0), source)
   members = [restore(run.member_dir(k), source=source).model for k in range(len(seeds))]
   scales = [ensemble_lib.standardisation(m.energy, source.anomaly.x_train) for m in members]
   run.save_ensemble(seeds, scales)
   model = ensemble_lib.Ensemble(members, scales)
   step = model.step
+  model = _fit_support_wall(run, config, source, model, step)
   final = evaluation_lib.evaluate(model, source, final=True, step=step,
                                   false_alarm_rate=config.false_alarm_rate,
                                   decision_function=ensemble_lib.DECISION_FUNCTION)
@@ -339,6 +361,7 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   source = _source_of(run, config, source, data_dir, with_data)
   model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
+  model = _with_support_wall(run, model)
   return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint))
 
 
@@ -388,7 +411,7 @@ def _restore_ensemble(run, config, source, checkpoint):
         f"{run.file(run.ENSEMBLE_FILE)} not found: the ensemble's members have not all "
         f"finished. Run the same train.py command again to finish them")
   members = [restore(path, source=source).model for path, _ in saved]
-  model = ensemble_lib.Ensemble(
-      members, [ensemble_lib.Standardisation(*scale) for _, scale in saved])
+  model = _with_support_wall(run, ensemble_lib.Ensemble(
+      members, [ensemble_lib.Standardisation(*scale) for _, scale in saved]))
   return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint,
                                                        ensemble_lib.DECISION_FUNCTION))
