@@ -12,8 +12,9 @@
     (configs/mnist_anomaly_cpu.cfg) by the same in-process method (no PyTorch
     counterpart), when --data_dir has the files;
 (d) MALA chain-steps/s (bench_mcmc.py; latent rows beside a plain PyTorch MALA of the
-    same networks); (e) scorer latency at batch 1 and throughput at batch 1,024 through the
-    exported SavedModel (bench_scorer.py).
+    same networks); (e) scorer latency at batch 1 and throughput at batch 1,024, and the
+    sampler's `sample` latency for 1 and 1,000 chains, through the exported SavedModels
+    (bench_scorer.py).
 Each part runs in its own process (thread settings are fixed at TensorFlow's start). Prints
 one table headed by the CPU (lscpu model and flags) and the cores used, and writes
 bench/results/speed.json.
@@ -87,6 +88,10 @@ def main():
                    "-", "-"))
       rows.append((f"(e) scorer {r['model']} {r['data_shape']}, batch 1,024 (examples/s)",
                    f"{r['batch1024_examples_per_s']:,.0f}", "-", "-"))
+      for chains, t in (r.get("sample_latency") or {}).items():
+        rows.append((f"(e) exported sample {r['model']}, {chains} chain(s) x "
+                     f"{r['sample_steps']} MALA steps, p50 / p90 (ms)",
+                     f"{t['p50_ms']:.1f} / {t['p90_ms']:.1f}", "-", "-"))
   with open(os.path.join(out, "speed.json"), "w") as f:
     json.dump(results, f, indent=2)
   print(machine.line() + f"; {args.threads} thread(s)")

@@ -225,8 +225,8 @@ class RunDir:
       return support.SupportWall(step=int(saved["step"]), margin=float(saved["margin"]),
                                  width=float(saved["width"]), scale=float(saved["scale"]))
     except (KeyError, TypeError, ValueError) as e:
-      raise ValueError(f"{self.file(self.SUPPORT_WALL_FILE)} is damaged ({e!r}): delete it "
-                       "to score without the wall, or retrain in a new --model_dir") from None
+      raise ValueError(f"{self.file(self.SUPPORT_WALL_FILE)} is damaged ({e!r}): retrain in "
+                       "a new --model_dir (the thresholds were fit with the wall)") from None
 
   # checkpoints
   def checkpoint_dir(self, root=None):

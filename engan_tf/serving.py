@@ -24,7 +24,10 @@ fail-closed decision rule and the explanation math, and a served model is one fi
     score_records      (tabular models: a raw-column preprocessing is known, see below)
         one [None] input per raw column  ->  energy, score_norm, unseen_categories int32
         [None] (categorical values of the record never seen in training; spaces around
-        values are stripped, as in training)[, is_anomaly, nonfinite], column_shares float32
+        values are stripped, as in training), out_of_range_columns int32 [None] (numeric
+        columns beyond the training range widened by the support wall's margin,
+        engan_tf.support; without a wall, the range itself)[, is_anomaly, nonfinite],
+        column_shares float32
         [None, n_columns] (raw column order), top_column string [None]
     explain            (anomaly models)
         x  ->  column_shares float32 [None, n_features], top_column string [None]
@@ -111,6 +114,7 @@ import tensorflow as tf
 from engan_tf import losses
 from engan_tf import mcmc
 from engan_tf import rundir
+from engan_tf import support
 
 SAMPLER, SCORER = "sampler", "scorer"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -400,6 +404,8 @@ def build_scorer(model, source, thresholds=None, feature_statistics=None):
   columns_of_features = column_map(preprocessing, raw_spec) if raw_spec else None
   module = _ServingModule([model.energy, from_data, preprocessing])
   x_spec = tf.TensorSpec([None, *data_shape], tf.float32, name="x")
+  wall = getattr(model, "wall", None)  # engan_tf.support: a table's scoring energy
+  out_of_range_margin = wall.margin if wall is not None else 0.0
   anomaly_threshold = None if thresholds is None else thresholds.threshold
   if thresholds is not None:
     score_name = thresholds.decision_function
@@ -516,6 +522,9 @@ def build_scorer(model, source, thresholds=None, feature_statistics=None):
                 for column, layer in one_hots.items()]
       outputs["unseen_categories"] = (tf.add_n(unseen) if unseen
                                       else tf.zeros([batch], tf.int32))
+      # One-hot features are 0 or 1: only numeric columns can lie beyond the range.
+      outputs["out_of_range_columns"] = tf.reduce_sum(tf.cast(
+          support.excess(features, out_of_range_margin) > 0, tf.int32), axis=1)
       if anomaly_threshold is not None:
         outputs.update(decide(features, outputs))
       outputs.update(explain_features(

@@ -20,8 +20,9 @@ only: training and its checkpoints are Algorithm 1 unchanged.
 The held-out-cluster criterion chose margin 0.1 (bench/cluster_selection.py, thirteenth
 session; BUILD_NOTES). The training driver fits the wall at the end of a tabular run
 (`fit`) and saves it in model_dir/support_wall.json with the step it belongs to;
-`training.restore` applies it (`Walled`) to that step's model. --support_margin < 0 turns
-it off; a model_dir trained before the wall existed has none.
+`training.restore` applies it (`Walled`) to the latest checkpoint of that step (a
+--select_metric model scores without it, as its thresholds were fit). --support_margin < 0
+turns it off; a model_dir trained before the wall existed has none.
 
 Example:
   >>> wall = SupportWall(step=1000, margin=0.1, width=0.1, scale=2.0)

@@ -361,7 +361,8 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   source = _source_of(run, config, source, data_dir, with_data)
   model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
-  model = _with_support_wall(run, model)
+  if checkpoint == "latest":  # the wall is fit at the end of the run, on its last energy
+    model = _with_support_wall(run, model)
   return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint))
 
 

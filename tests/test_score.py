@@ -14,7 +14,7 @@ import concurrent_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTPUT_COLUMNS = ["energy", "score_norm", "is_anomaly", "nonfinite", "unseen_categories",
-                  "top_column"]
+                  "out_of_range_columns", "top_column"]
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,9 @@ def _score(args):
 
 
 # An extra column first, the training columns in another order, a NaN, an empty numeric
-# field, an unseen category; 7 rows in batches of 3.
+# field, an unseen category, a far beyond its training range (r5); 7 rows in batches of 3.
 ROWS = [["r0", "0.1", "tcp", "0.2"], ["r1", "nan", "udp", "0.0"], ["r2", "1.0", "tcp", ""],
-        ["r3", "0.3", "zzz", "0.1"], ["r4", "-0.5", " udp ", "1.5"], ["r5", "2", "tcp", "3"],
+        ["r3", "0.3", "zzz", "0.1"], ["r4", "-0.5", " udp ", "1.5"], ["r5", "40", "tcp", "1"],
         ["r6", "0", "udp", "0"]]
 
 
@@ -84,6 +84,9 @@ def test_scores_every_row_in_order_with_extra_columns_and_bad_values(scored):
   assert [r["nonfinite"] for r in result] == ["0", "1", "1", "0", "0", "0", "0"]
   assert all(r["is_anomaly"] == "1" for r in result if r["nonfinite"] == "1")
   assert [r["unseen_categories"] for r in result] == ["0", "0", "0", "1", "0", "0", "0"]
+  # The support wall (engan_tf/support.py): a = 40 lies beyond a's range and decides r5.
+  assert [r["out_of_range_columns"] for r in result] == ["0", "0", "0", "0", "0", "1", "0"]
+  assert result[5]["is_anomaly"] == "1" and result[5]["top_column"] == "a"
   assert [r["top_column"] == "" for r in result] == [False, True, True, False, False, False,
                                                      False]
   assert {r["top_column"] for r in result} <= {"", "a", "b", "proto"}

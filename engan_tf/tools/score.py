@@ -13,6 +13,9 @@ unchanged (extra columns pass through) followed by
   nonfinite                1 if a numeric field is empty, nan, inf or not a number, or the
                            energy or score is not finite: scored and flagged, never refused
   unseen_categories        categorical values of the record never seen in training
+  out_of_range_columns     numeric columns beyond their training range (widened by the
+                           support wall's margin, engan_tf/support.py): drift, and why a
+                           record far out scores high
   top_column               the raw column with the largest share of the score ("" when
                            nonfinite); engan_tf/serving.py defines the shares (a
                            categorical column counts the gradient on the record's own
@@ -42,7 +45,7 @@ from engan_tf import cli
 FLAGS = flags.FLAGS
 
 OUTPUT_COLUMNS = ("energy", "score_norm", "is_anomaly", "nonfinite", "unseen_categories",
-                  "top_column")
+                  "out_of_range_columns", "top_column")
 _PROGRESS_EVERY_S = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
