@@ -613,6 +613,21 @@ def _without_support_wall(model, ds):
   return {f"{key}_no_wall": plain[key] for key in ("auroc", "auprc", "f1")}
 
 
+def _per_decision_function(model, ds):
+  """The AUROC of each engan decision function of the same fit, and which one it chose."""
+  chosen = model.decision_function_
+  out = {"decision_function": chosen}
+  try:
+    for name in ("energy", "score_norm"):
+      model.decision_function_ = name
+      out[f"auroc_{name}"] = evaluate_scores(
+          ds.y_test, -score_distinct(model.score_samples, ds.x_test),
+          -score_distinct(model.score_samples, ds.x_val))["auroc"]
+  finally:
+    model.decision_function_ = chosen
+  return out
+
+
 def run_detector(ds: AnomalyDataset, name, seed, max_train_rows):
   """Fits one detector on ds.x_train and evaluates it; a dict of metrics and timings."""
   cap = max_train_rows
@@ -636,6 +651,8 @@ def run_detector(ds: AnomalyDataset, name, seed, max_train_rows):
     result["is_anomaly_false_alarm"] = float(flagged[ds.y_test == 0].mean())
   if getattr(getattr(detector, "model", None), "support_wall_", None) is not None:
     result.update(_without_support_wall(detector.model, ds))
+  if hasattr(getattr(detector, "model", None), "decision_function_"):
+    result.update(_per_decision_function(detector.model, ds))
   for key, x in ds.extra_sets.items():
     result[f"flag_rate_val95_{key}"] = float(np.mean(score_distinct(score_fn, x) > threshold))
   result.update(dataset=ds.name, group=ds.group, detector=name, seed=seed,
