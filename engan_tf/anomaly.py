@@ -17,14 +17,14 @@ normal rows, the validation split (`--validation_share`; rows the energy was not
 the k-th smallest, k = ceil((n + 1) (1 - false_alarm_rate)), so that a new normal record
 is flagged with probability (n + 1 - k) / (n + 1) <= false_alarm_rate (exchangeable rows;
 the plain sample quantile over-flags small splits: about 12% at n = 10 for a stated 5%).
-With too few rows for that (n < 19 at 5%) it is the largest score, flagging 1 / (n + 1); without a validation split, on (up to
-50,000 fixed) training rows, which under-flags an energy that fits its training rows
-closely. The decision function the exported `anomaly` signature uses is the one the
-validation split prefers, label-free: the higher `val_auroc_shuffled` (below); without a
-validation split, the paper's score norm. `fit_thresholds` returns them as an
-`engan_tf.rundir.AnomalyThresholds` bound to the checkpoint's step; the training driver
-saves them in the model_dir (`anomaly_threshold.json`), where `training.restore` and the
-exporter read them:
+With too few rows for that (n < 19 at 5%) it is the largest score, flagging 1 / (n + 1).
+Without a validation split it is fit on (up to 50,000 fixed) training rows, which
+under-flags an energy that fits its training rows closely. The decision function the
+exported `anomaly` signature uses is the one the validation split prefers, label-free: the
+higher `val_auroc_shuffled` (below); without a validation split, the paper's score norm.
+`fit_thresholds` returns them as an `engan_tf.rundir.AnomalyThresholds` bound to the
+checkpoint's step; the training driver saves them in the model_dir
+(`anomaly_threshold.json`), where `training.restore` and the exporter read them:
 
   {"step": 42500, "quantile": 0.95, "decision_function": "score_norm", "fit_on": "validation",
    "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}

@@ -124,8 +124,9 @@ class TrainConfig:
       "model_dir/selected/ (e.g. score_norm/val_auroc_shuffled, label-free, with "
       "--validation_share); export.py --checkpoint=selected exports it.")
   false_alarm_rate: float = option(
-      0.05, "Anomaly models: the share of normal records the exported is_anomaly flags; the "
-      "threshold is that quantile of the scores on held-out normal rows (--validation_share).")
+      0.05, "Anomaly models: the share of normal records the exported is_anomaly flags at "
+      "most; the threshold is the split-conformal quantile of the scores on held-out normal "
+      "rows (--validation_share; engan_tf/anomaly.py).")
   support_margin: float = option(
       0.1, "Tabular data: the scoring energy rises outside each min-max-scaled feature's "
       "training range widened by this share of the range, so records beyond every training "

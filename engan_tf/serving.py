@@ -27,8 +27,7 @@ fail-closed decision rule and the explanation math, and a served model is one fi
         values are stripped, as in training), out_of_range_columns int32 [None] (numeric
         columns beyond the training range widened by the support wall's margin,
         engan_tf.support; without a wall, the range itself)[, is_anomaly, nonfinite],
-        column_shares float32
-        [None, n_columns] (raw column order), top_column string [None]
+        column_shares float32 [None, n_columns] (raw column order), top_column string [None]
     explain            (anomaly models)
         x  ->  column_shares float32 [None, n_features], top_column string [None]
         the same pieces with each feature a column (tabular feature names: the numeric

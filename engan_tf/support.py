@@ -9,13 +9,14 @@ than normal rows at one seed; BUILD_NOTES twelfth session). Scoring fails closed
   E_wall(x) = E(x) + s * sum_i 0.5 * (excess_i(x) / width)^2,
   excess_i(x) = max(0, x_i - (1 + margin), -margin - x_i),
 
-s the interquartile range of E on the training rows (ensemble.standardisation; so the wall is in the energy's own
-units: an excess of one `width` adds half an IQR, three widths 4.5). Inside the box widened
-by `margin` (a share of each column's training span) nothing changes; outside, the score
-grows with how far the record lies out, its gradient names the column (the exported
-explanations' `top_column`), and the threshold, fit on held-out normal rows with the wall,
-keeps the stated false-alarm rate. It is a prior on the support, applied at scoring time
-only: training and its checkpoints are Algorithm 1 unchanged.
+s the interquartile range of E on the training rows (ensemble.standardisation; so the wall
+is in the energy's own units: an excess of one `width` adds half an IQR, three widths
+4.5). Inside the box widened by `margin` (a share of each column's training span) nothing
+changes; outside, the score grows with how far the record lies out, its gradient names the
+column (the exported explanations' `top_column`), and the threshold, fit on held-out
+normal rows with the wall, keeps the stated false-alarm rate. It is a prior on the
+support, applied at scoring time only: training and its checkpoints are Algorithm 1
+unchanged.
 
 The held-out-cluster criterion chose margin 0.1 (bench/cluster_selection.py, thirteenth
 session; BUILD_NOTES). The training driver fits the wall at the end of a tabular run
