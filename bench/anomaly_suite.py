@@ -600,14 +600,19 @@ def evaluate_scores(y, scores, val_scores):
   }
 
 
+def _rescored(model, ds):
+  """evaluate_scores of a fitted engan AnomalyDetector's score_samples as it is now set."""
+  return evaluate_scores(ds.y_test, -score_distinct(model.score_samples, ds.x_test),
+                         -score_distinct(model.score_samples, ds.x_val))
+
+
 def _without_support_wall(model, ds):
   """AUROC, AUPRC and F1 of the same engan fit scored without its support wall
   (engan_tf.support): what the wall changed, from one fit."""
   walled = model._energy  # pylint: disable=protected-access
   model._energy = walled.energy  # pylint: disable=protected-access
   try:
-    scores = -score_distinct(model.score_samples, ds.x_test)
-    plain = evaluate_scores(ds.y_test, scores, -score_distinct(model.score_samples, ds.x_val))
+    plain = _rescored(model, ds)
   finally:
     model._energy = walled  # pylint: disable=protected-access
   return {f"{key}_no_wall": plain[key] for key in ("auroc", "auprc", "f1")}
@@ -620,9 +625,7 @@ def _per_decision_function(model, ds):
   try:
     for name in ("energy", "score_norm"):
       model.decision_function_ = name
-      out[f"auroc_{name}"] = evaluate_scores(
-          ds.y_test, -score_distinct(model.score_samples, ds.x_test),
-          -score_distinct(model.score_samples, ds.x_val))["auroc"]
+      out[f"auroc_{name}"] = _rescored(model, ds)["auroc"]
   finally:
     model.decision_function_ = chosen
   return out

@@ -34,8 +34,8 @@ FLAGS = flags.FLAGS
 CASES = (("toy", "mlp512", (2,), 2), ("kdd", "kdd", (121,), 32))
 
 
-def _timed_calls(fn, x, calls, warmup, output="energy", **inputs):
-  inputs = dict(inputs, **({"x": x} if output == "energy" else {"z": x}))
+def _timed_calls(fn, inputs, calls, warmup, output="energy"):
+  """Seconds of each of `calls` calls fn(**inputs), after `warmup` untimed ones."""
   for _ in range(warmup):
     fn(**inputs)[output].numpy()
   times = []
@@ -54,9 +54,9 @@ def _sampler_latency(sampler_path, latent_dim):
   out = {}
   for chains in (1, 1000):
     z = tf.random.stateless_normal([chains, latent_dim], [0, 3])
-    times = np.array(_timed_calls(sample, z, FLAGS.sample_calls, 3, output="x",
-                                  mcmc_steps=tf.constant(FLAGS.sample_steps),
-                                  step_size=tf.constant(0.01)))
+    inputs = {"z": z, "mcmc_steps": tf.constant(FLAGS.sample_steps),
+              "step_size": tf.constant(0.01)}
+    times = np.array(_timed_calls(sample, inputs, FLAGS.sample_calls, 3, output="x"))
     out[str(chains)] = {"p50_ms": float(np.median(times) * 1e3),
                         "p90_ms": float(np.percentile(times, 90) * 1e3),
                         "chain_steps_per_s": float(chains * FLAGS.sample_steps
@@ -79,8 +79,9 @@ def bench_case(name, networks_name, data_shape, latent_dim, export_root):
   score = tf.saved_model.load(paths["scorer"]).signatures["serving_default"]
   x1 = tf.random.stateless_normal([1, *data_shape], [0, 1])
   x1024 = tf.random.stateless_normal([1024, *data_shape], [0, 2])
-  latency = np.array(_timed_calls(score, x1, FLAGS.latency_calls, FLAGS.warmup_calls))
-  batch = np.array(_timed_calls(score, x1024, FLAGS.throughput_calls, FLAGS.warmup_calls // 4))
+  latency = np.array(_timed_calls(score, {"x": x1}, FLAGS.latency_calls, FLAGS.warmup_calls))
+  batch = np.array(_timed_calls(score, {"x": x1024}, FLAGS.throughput_calls,
+                                FLAGS.warmup_calls // 4))
   sampler = _sampler_latency(paths["sampler"], latent_dim) if name == "toy" else None
   return {
       "model": name, "networks": networks_name, "data_shape": list(data_shape),

@@ -114,9 +114,8 @@ CANDIDATES = {
 #     by as much as recipes do (BUILD_NOTES, ninth session): an average over seeds is the
 #     plain way to remove that variance, at one fit per seed.
 #  "<c>_energy_ensemble_wall<m>": that ensemble plus the support wall of the thirteenth
-#     session's addition to the protocol (WALL_MARGINS, WALL_WIDTH).
-WALL_MARGINS = (0.1, 0.25, 0.5)
-WALL_WIDTH = 0.1
+#     session's addition to the protocol (WALL_MARGINS).
+WALL_MARGINS = (0.1, 0.25, 0.5)  # the width is the library's (engan_tf.support.WIDTH)
 WALL_BASE = "recipe"  # the candidate whose seed ensemble gets the wall
 MIN_CLUSTER_ROWS = 5
 FOLDS = 2
@@ -206,15 +205,16 @@ def posthoc_records(records):
   return out
 
 
-def support_excess(fit_rows, rows, margin):
-  """[n, d] how far each feature of rows lies outside [-margin, 1 + margin] after the
-  min-max scaling the library fits on the detector's own training rows (the fit rows
+def support_penalty(fit_rows, rows, margin):
+  """[n] the library's wall (engan_tf.support.penalty, in units of its scale) of rows, after
+  the min-max scaling the library fits on the detector's own training rows (the fit rows
   without its validation split)."""
+  from engan_tf import support  # pylint: disable=g-import-not-at-top
   from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
   own, _ = tabular.validation_split(np.arange(len(fit_rows)), tabular.CSV_VALIDATION_SHARE)
   low, high = fit_rows[own].min(axis=0), fit_rows[own].max(axis=0)
   scaled = (rows - low) / np.where(high > low, high - low, 1.0)
-  return np.maximum(0.0, np.maximum(scaled - 1.0 - margin, -margin - scaled))
+  return support.penalty(scaled, margin).numpy()
 
 
 def wall_records(records):
@@ -239,8 +239,7 @@ def wall_records(records):
     fits = [(r["scores"], r["chosen"]) for r in rows]
     energy = {part: common.combined(fits, "energy", part) for part in ("normal", "held_out")}
     for margin in WALL_MARGINS:
-      walled = {part: energy[part] + 0.5 * np.sum(np.square(
-          support_excess(fold["fit"], fold[part], margin) / WALL_WIDTH), axis=1)
+      walled = {part: energy[part] + support_penalty(fold["fit"], fold[part], margin)
                 for part in energy}
       out.append({"candidate": f"{WALL_BASE}_energy_ensemble_wall{margin:g}",
                   "seed": "+".join(str(r["seed"]) for r in rows), "dataset": dataset,

@@ -56,6 +56,11 @@ def excess(x, margin):
   return tf.maximum(0.0, tf.maximum(x - (1.0 + margin), -margin - x))
 
 
+def penalty(x, margin, width=WIDTH):
+  """[batch]: sum_i 0.5 * (excess_i(x) / width)^2, the wall in units of its scale."""
+  return 0.5 * tf.reduce_sum(tf.square(excess(x, margin) / width), axis=-1)
+
+
 class WalledEnergy(keras.Model):
   """E(x) + the support wall (see the module docstring)."""
 
@@ -66,8 +71,8 @@ class WalledEnergy(keras.Model):
 
   def call(self, x, training=False):
     wall = self.wall
-    penalty = 0.5 * tf.reduce_sum(tf.square(excess(x, wall.margin) / wall.width), axis=-1)
-    return tf.cast(self.energy(x, training=training), tf.float32) + wall.scale * penalty
+    return (tf.cast(self.energy(x, training=training), tf.float32)
+            + wall.scale * penalty(x, wall.margin, wall.width))
 
 
 class Walled:
