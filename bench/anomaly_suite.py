@@ -182,6 +182,7 @@ BASELINES = ("iforest", "ocsvm", "lof", "knn")
 KDD_LTO_TYPES = ("smurf", "neptune", "back", "satan", "ipsweep", "portsweep", "warezclient",
                  "teardrop", "pod", "nmap")
 VAL_PERCENTILE = 95.0
+MIX_REFERENCE_ROWS = 20_000  # training rows that standardise engan's mix (auroc_mix)
 
 
 # ---------------------------------------------------------------------------- data sets
@@ -447,6 +448,7 @@ class OcsvmDetector:
   def __init__(self, seed=0, max_train_rows=None):
     self.seed, self.max_train_rows = seed, max_train_rows
     self.n_train_used = None
+    self.x_fit = None
     self.model = None
 
   def fit(self, x_train):
@@ -507,6 +509,7 @@ class EnganDetector:
     self.params = dict(params or {})
     self.higher_is_normal = higher_is_normal
     self.n_train_used = None
+    self.x_fit = None
     self.model = None
     self._tmp = None
 
@@ -529,6 +532,7 @@ class EnganDetector:
       params["model_dir"] = self._tmp.name
     x = _subsample(x_train, self.max_train_rows, self.seed)
     self.n_train_used = len(x)
+    self.x_fit = x  # the rows it was fit on (the suite's mix standardises on them)
     model = cls(**params)
     model.fit(x)
     self.model = model  # the fitted estimator (bench/recipe_selection.py reads both scores)
@@ -618,16 +622,26 @@ def _without_support_wall(model, ds):
   return {f"{key}_no_wall": plain[key] for key in ("auroc", "auprc", "f1")}
 
 
-def _per_decision_function(model, ds):
-  """The AUROC of each engan decision function of the same fit, and which one it chose."""
+def _per_decision_function(model, ds, fit_rows):
+  """The AUROC of each engan decision function of the same fit, which one it chose, and of
+  their mix (`auroc_mix`): the mean of the energy and the log score norm, each standardised
+  by its median and IQR on (up to MIX_REFERENCE_ROWS of) the fit's own training rows."""
+  import selection_common  # pylint: disable=g-import-not-at-top
   chosen = model.decision_function_
   out = {"decision_function": chosen}
+  reference = _subsample(fit_rows, MIX_REFERENCE_ROWS, 0)
+  standardised = []
   try:
     for name in ("energy", "score_norm"):
       model.decision_function_ = name
       out[f"auroc_{name}"] = _rescored(model, ds)["auroc"]
+      standardise = selection_common.standardiser(-model.score_samples(reference),
+                                                  log=name == "score_norm")
+      standardised.append(standardise(-score_distinct(model.score_samples, ds.x_test)))
   finally:
     model.decision_function_ = chosen
+  out["auroc_mix"] = evaluate_scores(ds.y_test, np.mean(standardised, axis=0),
+                                     np.zeros(1))["auroc"]
   return out
 
 
@@ -655,7 +669,7 @@ def run_detector(ds: AnomalyDataset, name, seed, max_train_rows):
   if getattr(getattr(detector, "model", None), "support_wall_", None) is not None:
     result.update(_without_support_wall(detector.model, ds))
   if hasattr(getattr(detector, "model", None), "decision_function_"):
-    result.update(_per_decision_function(detector.model, ds))
+    result.update(_per_decision_function(detector.model, ds, detector.x_fit))
   for key, x in ds.extra_sets.items():
     result[f"flag_rate_val95_{key}"] = float(np.mean(score_distinct(score_fn, x) > threshold))
   result.update(dataset=ds.name, group=ds.group, detector=name, seed=seed,
