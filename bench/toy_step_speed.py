@@ -14,12 +14,8 @@ side; per variant the median, min and max of its samples and the median of the p
 ratios to PyTorch are reported.
 
 Variants (--variants, comma-separated; each the config's own flags plus its parts, joined
-by "+", e.g. bf16+nojit+spe20), all with --recipe=paper (exactly the flags, nothing added
-for the machine) unless "auto" is a part:
-  fp32         the config's flags alone (XLA on, --steps_per_execution=1)
-  auto         --recipe=auto: the config as train.py runs it by default, with the data
-               set's recipe for this machine (toy densities: bfloat16 without XLA where
-               the CPU has bfloat16 units; engan_tf/recipes.py)
+by "+", e.g. bf16+nojit+spe20):
+  fp32         the config as train.py runs it (XLA on, --steps_per_execution=1)
   nojit        --nojit_compile
   bf16         --mixed_precision (bfloat16 compute, float32 variables)
   speK         --steps_per_execution=K (K divides --steps)
@@ -57,8 +53,7 @@ import machine  # noqa: E402
 DEFAULT_VARIANTS = "fp32,nojit,bf16,bf16+nojit"
 
 
-_CONFIG_PARTS = {"fp32": {}, "auto": {"recipe": "auto"}, "nojit": {"jit_compile": False},
-                 "bf16": {"mixed_precision": True},
+_CONFIG_PARTS = {"fp32": {}, "nojit": {"jit_compile": False}, "bf16": {"mixed_precision": True},
                  "ncritic1": {"n_critic": 1}, "ema": {"ema_decay": 0.999}}
 _FIT_PARTS = {"nopenalty": {"no_score_penalty": True}, "nocallbacks": {"callbacks": False},
               "constdata": {"constant_data": True}}
@@ -67,7 +62,7 @@ _FIT_PARTS = {"nopenalty": {"no_score_penalty": True}, "nocallbacks": {"callback
 def variant_options(name):
   """(TrainConfig overrides, fit options) of a variant name: parts joined by "+" (see the
   module docstring), e.g. "bf16+nojit+spe20"."""
-  config, fit = {"recipe": "paper"}, {}
+  config, fit = {}, {}
   for part in name.split("+"):
     if part in _CONFIG_PARTS:
       config.update(_CONFIG_PARTS[part])

@@ -22,14 +22,9 @@ from engan_tf import networks as networks_lib
 from engan_tf import schedules
 
 
-def recipe_choices(config, source, saved=None):
+def recipe_choices(config, source):
   """{field: value} of the data set's recipe that --recipe=auto applies to `config`: the
-  fields still at their TrainConfig default (engan_tf.recipes).
-
-  saved: the TrainConfig of the run being resumed, if any. A resumed run stays what it is:
-  if the recipe would change one of its IDENTITY_KEYS (a recipe of another machine, e.g.
-  bfloat16 where the run began in float32, or of an older version), none of it applies.
-  """
+  fields still at their TrainConfig default (engan_tf.recipes)."""
   if config.recipe != "auto" or not source.recipe:
     return {}
   defaults = config_lib.TrainConfig()
@@ -37,15 +32,12 @@ def recipe_choices(config, source, saved=None):
              if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
   if config.select_metric:  # a selected checkpoint is one run's: no ensemble
     choices.pop("ensemble_size", None)
-  if saved is not None and any(key in config_lib.IDENTITY_KEYS and
-                               getattr(saved, key) != value for key, value in choices.items()):
-    return {}
   return choices
 
 
-def resolve(config, source, saved=None):
-  """A copy of config with the data set's recipe (recipe_choices) and defaults filled in."""
-  config = dataclasses.replace(config, **recipe_choices(config, source, saved))
+def resolve(config, source):
+  """A copy of config with the data set's recipe and defaults filled in."""
+  config = dataclasses.replace(config, **recipe_choices(config, source))
   config.networks = config.networks or source.default_networks
   config.latent_dim = config.latent_dim or source.default_latent_dim
   config.ensemble_size = config.ensemble_size or 1

@@ -133,9 +133,8 @@ class TrainConfig:
       "row score as anomalous in proportion to how far out they lie (engan_tf/support.py); "
       "< 0: no wall.")
   mixed_precision: bool = option(False, "Compute in bfloat16 with float32 variables and "
-                                 "outputs (on a CPU faster only with --nojit_compile). The "
-                                 "toy densities' recipe turns both on where the CPU has "
-                                 "bfloat16 units and there is no GPU (engan_tf/recipes.py).")
+                                 "outputs (accelerators; on a CPU with AMX faster only with "
+                                 "--nojit_compile: BUILD_NOTES.md).")
   verbose: Optional[int] = option(
       None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch (default: 1 on "
       "a terminal, 2 when stdout is a file or pipe).")

@@ -28,23 +28,10 @@ the measurement behind it, is in BUILD_NOTES.md ("Anomaly: one default recipe"):
                  where one fit, deciding on its own, scored 0.99 (BUILD_NOTES twelfth
                  session), though on a synthetic 500,000-row table it rescued a bad seed
 
-`toy()` is the recipe of the 2-D toy densities: on a machine without a GPU whose CPU has
-bfloat16 units (`lscpu` flag avx512_bf16 or amx_bf16), the networks compute in bfloat16 with
-float32 variables and outputs, without XLA (`--mixed_precision --nojit_compile`). Measured
-on configs/toy_25gaussians.cfg, three seeds (BUILD_NOTES.md, fourteenth session): the same
-modes, high-quality share and log-likelihood as float32, and 1.4-1.6x its steps per second
-(XLA slows bfloat16 on these CPUs). Elsewhere it is empty: float32 with XLA.
-
 Example:
   >>> tabular(n_train=4_000, n_features=31)["batch_size"]
   256
-  >>> toy(flags={"avx512f", "avx512_bf16"}, has_gpu=False)
-  {'mixed_precision': True, 'jit_compile': False}
-  >>> toy(flags={"avx512f"}, has_gpu=False)
-  {}
 """
-
-import os
 
 RECIPES = ("auto", "paper")
 ENSEMBLE_MAX_ROWS = 5_000  # tables up to this many training rows get a 3-fit ensemble
@@ -60,34 +47,3 @@ def tabular(n_train, n_features):
           "train_steps": train_steps, "learning_rate": 1e-4, "energy_learning_rate": 5e-5,
           "ema_decay": 0.999, "eval_every": 0,
           "ensemble_size": 3 if n_train <= ENSEMBLE_MAX_ROWS else 1}
-
-
-BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of bfloat16 units
-_CPUINFO = "/proc/cpuinfo"
-
-
-def cpu_flags():
-  """The CPU's feature flags (/proc/cpuinfo's first `flags` line); empty where unreadable."""
-  if not os.path.exists(_CPUINFO):
-    return set()
-  with open(_CPUINFO) as f:
-    for line in f:
-      if line.startswith("flags"):
-        return set(line.partition(":")[2].split())
-  return set()
-
-
-def gpu_present():
-  """Whether TensorFlow sees a GPU (bfloat16 there was never measured: float32 stays)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return bool(tf.config.list_physical_devices("GPU"))
-
-
-def toy(flags=None, has_gpu=None):
-  """TrainConfig values for the toy densities on this machine (flags: the CPU's feature
-  flags, has_gpu: whether TensorFlow sees a GPU; both this machine's by default)."""
-  flags = cpu_flags() if flags is None else set(flags)
-  has_gpu = gpu_present() if has_gpu is None else has_gpu
-  if has_gpu or not flags.intersection(BFLOAT16_CPU_FLAGS):
-    return {}
-  return {"mixed_precision": True, "jit_compile": False}

@@ -146,13 +146,12 @@ def _start_run(config: TrainConfig, source=None) -> _Run:
     source = load_source(config, preprocessing=preprocessing)
     _warn_if_data_changed(run, source)
   _check_data_for_config(config, source)
-  saved = run.read_config() if run.exists() else None  # a resumed run keeps its identity
-  chosen = build.recipe_choices(config, source, saved)
+  chosen = build.recipe_choices(config, source)
   if chosen and config.verbose and chief:
     print(f"--recipe=auto for {source.name}: " + ", ".join(
         f"--{k}={v}" for k, v in chosen.items()) + " (engan_tf/recipes.py; --recipe=paper or "
           "the flags override it)")
-  config = build.resolve(config, source, saved)
+  config = build.resolve(config, source)
   keras.utils.set_random_seed(config.seed)  # initial weights and every unseeded draw
   run.check_same_run(config)
   out_dir = distribute.writable_dir(config.model_dir, strategy)

@@ -20,7 +20,6 @@ from engan_tf import distribute
 from engan_tf import evaluation
 from engan_tf import model as model_lib
 from engan_tf import networks
-from engan_tf import recipes
 from engan_tf import rundir
 from engan_tf import training
 
@@ -407,41 +406,3 @@ def test_num_threads_after_tensorflow_started_warns_instead_of_failing(caplog):
   training._set_threads(before + 3)  # pylint: disable=protected-access
   assert "ignored: TensorFlow already runs in this process" in caplog.text
   assert tf.config.threading.get_intra_op_parallelism_threads() == before
-
-
-def _toy_machine(monkeypatch, flags):
-  """Loaders of toy densities see a CPU with these feature flags and no GPU."""
-  monkeypatch.setattr(recipes, "cpu_flags", lambda: set(flags))
-  monkeypatch.setattr(recipes, "gpu_present", lambda: False)
-
-
-def test_the_toy_recipe_trains_in_bfloat16_without_xla_where_the_cpu_has_bfloat16_units(
-    tmp_path, monkeypatch):
-  _toy_machine(monkeypatch, {"avx512f", "avx512_bf16"})
-  config = _config(tmp_path, train_steps=2, steps_per_epoch=2, jit_compile=True)
-  model = training.train(config)["model"]
-  saved = rundir.RunDir(config.model_dir).read_config()
-  assert saved.mixed_precision and not saved.jit_compile  # what the run was, in config.json
-  assert model.energy.layers[1].compute_dtype == "bfloat16"
-  # Without bfloat16 units, or with --recipe=paper, or a flag given: float32 with XLA.
-  _toy_machine(monkeypatch, {"avx512f"})
-  assert data.load_dataset("25gaussians").recipe == {}
-  _toy_machine(monkeypatch, {"amx_bf16"})
-  source = data.load_dataset("25gaussians")
-  paper = dataclasses.replace(config, recipe="paper")
-  assert build.resolve(paper, source).mixed_precision is False
-  assert build.resolve(paper, source).jit_compile is True
-  assert build.resolve(dataclasses.replace(config, mixed_precision=True),
-                       source).jit_compile is False
-
-
-def test_a_resumed_run_keeps_its_precision_when_the_machine_recipe_differs(
-    tmp_path, monkeypatch):
-  _toy_machine(monkeypatch, {"avx512f"})  # begun in float32 (a machine without bfloat16)
-  config = _config(tmp_path, train_steps=2, steps_per_epoch=2, jit_compile=True)
-  training.train(config)
-  _toy_machine(monkeypatch, {"avx512f", "avx512_bf16"})  # resumed where the recipe differs
-  summary = training.train(dataclasses.replace(config, train_steps=4))
-  assert summary["step"] == 4
-  saved = rundir.RunDir(config.model_dir).read_config()
-  assert not saved.mixed_precision and saved.jit_compile

@@ -26,7 +26,6 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from engan_tf import recipes
 from engan_tf import registry
 from engan_tf.data import toy
 
@@ -203,8 +202,7 @@ def _toy_loader(density):
 
       return tf.data.Dataset.counter().map(make).prefetch(tf.data.AUTOTUNE)
 
-    return DataSource(density.name, "toy", (2,), train_dataset, toy_density=density,
-                      recipe=recipes.toy())
+    return DataSource(density.name, "toy", (2,), train_dataset, toy_density=density)
 
   return load
 
