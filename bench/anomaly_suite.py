@@ -448,7 +448,6 @@ class OcsvmDetector:
   def __init__(self, seed=0, max_train_rows=None):
     self.seed, self.max_train_rows = seed, max_train_rows
     self.n_train_used = None
-    self.x_fit = None
     self.model = None
 
   def fit(self, x_train):
@@ -634,14 +633,15 @@ def _per_decision_function(model, ds, fit_rows):
   try:
     for name in ("energy", "score_norm"):
       model.decision_function_ = name
-      out[f"auroc_{name}"] = _rescored(model, ds)["auroc"]
+      test = -score_distinct(model.score_samples, ds.x_test)  # higher = more anomalous
+      out[f"auroc_{name}"] = selection_common.auroc(test[ds.y_test == 0], test[ds.y_test == 1])
       standardise = selection_common.standardiser(-model.score_samples(reference),
                                                   log=name == "score_norm")
-      standardised.append(standardise(-score_distinct(model.score_samples, ds.x_test)))
+      standardised.append(standardise(test))
   finally:
     model.decision_function_ = chosen
-  out["auroc_mix"] = evaluate_scores(ds.y_test, np.mean(standardised, axis=0),
-                                     np.zeros(1))["auroc"]
+  mix = np.mean(standardised, axis=0)
+  out["auroc_mix"] = selection_common.auroc(mix[ds.y_test == 0], mix[ds.y_test == 1])
   return out
 
 
