@@ -8,9 +8,10 @@
     data stream and callbacks fitted after a warm-up, --rounds rounds, each timing every
     variant (--toy_variants) and then the plain PyTorch step (bench/torch_reference.py),
     so each figure stands beside its PyTorch counterpart from the same rounds;
-(b) KDD99 training (configs/kddcup99_cpu.cfg) and (c) 28x28 image training
-    (configs/mnist_anomaly_cpu.cfg) by the same in-process method (no PyTorch
-    counterpart), when --data_dir has the files;
+(b) KDD99 training (configs/kddcup99_cpu.cfg, no PyTorch counterpart) and (c) image
+    training at the paper's sizes, sngan32 (configs/cifar10.cfg) and dcgan28
+    (configs/stacked_mnist3.cfg), each beside its plain PyTorch step, by the same
+    in-process method, when --data_dir has the files;
 (d) MALA chain-steps/s (bench_mcmc.py; latent rows beside a plain PyTorch MALA of the
     same networks); (e) scorer latency at batch 1 and throughput at batch 1,024, and the
     sampler's `sample` latency for 1 and 1,000 chains, through the exported SavedModels
@@ -60,17 +61,19 @@ def main():
     results["toy"] = run_json("toy_step_speed.py", os.path.join(out, "toy_step_speed.json"),
                               threads, f"--rounds={args.rounds}",
                               f"--variants={args.toy_variants}")
-    rows += [(f"(a) {what} (steps/s)", *rest)
+    rows += [(f"(a) toy {what} (steps/s)", *rest)
              for what, *rest in toy_step_speed.table_rows(results["toy"])]
-  parts = [("b", "kdd", "configs/kddcup99_cpu.cfg", [], 100, 3),
-           ("c", "mnist28", "configs/mnist_anomaly_cpu.cfg", ["--anomaly_digit=1"], 20, 3)]
-  for part, name, flagfile, extra, steps, rounds in parts:
+  # (part, name, flagfile, extra flags, steps per sample, rounds, PyTorch counterpart)
+  parts = [("b", "kdd", "configs/kddcup99_cpu.cfg", [], 100, 3, False),
+           ("c", "sngan32", "configs/cifar10.cfg", [], 5, 3, True),
+           ("c", "dcgan28", "configs/stacked_mnist3.cfg", [], 5, 3, True)]
+  for part, name, flagfile, extra, steps, rounds, with_torch in parts:
     if args.data_dir and part not in skip:
       results[name] = run_json(
           "toy_step_speed.py", os.path.join(out, f"train_speed_{name}.json"), threads,
           f"--flagfile={flagfile}", f"--data_dir={args.data_dir}", *extra, "--variants=fp32",
-          "--no_torch", f"--steps={steps}", f"--rounds={rounds}")
-      rows += [(f"({part}) {flagfile} {what[len('toy step, '):]} (steps/s)", *rest)
+          *([] if with_torch else ["--no_torch"]), f"--steps={steps}", f"--rounds={rounds}")
+      rows += [(f"({part}) {flagfile} {what[len('step, '):]} (steps/s)", *rest)
                for what, *rest in toy_step_speed.table_rows(results[name])]
   if "d" not in skip:
     results["mcmc"] = run_json("bench_mcmc.py", os.path.join(out, "bench_mcmc.json"), threads)

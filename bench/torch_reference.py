@@ -2,10 +2,12 @@
 
 Not part of the package (PyTorch is not a dependency): the benches import it when torch
 is importable. Same networks as engan_tf's "mlp512" (3 x 512 MLPs, LeakyReLU(0.2) in E
-and T, ReLU in G), eager PyTorch as a user would write it (no torch.compile).
+and T, ReLU in G), "sngan32" and "dcgan28", eager PyTorch as a user would write it (NCHW,
+no torch.compile).
 
-  TorchEnGAN: the training step of Algorithm 1: n_critic energy updates with the score
-    penalty on real data (a fresh toy minibatch each), then one joint G/T update with the
+  TorchEnGAN: the training step of Algorithm 1 (toy_engan: mlp512 on 25gaussians;
+    image_engan: sngan32 or dcgan28 on images): n_critic energy updates with the score
+    penalty on real data (a fresh minibatch each), then one joint G/T update with the
     per-dimension shuffle; Adam(1e-4, 0.5, 0.9).
   TorchLatentMALA: the latent MALA chain of engan_tf.mcmc.latent_mala (U(z) = E(G(z)),
     proposal z - alpha grad U + sqrt(2 alpha) eps, Metropolis-Hastings accept/reject per
@@ -39,18 +41,32 @@ def gaussians25(n):
   return (centres[idx] + 0.05 * torch.randn(n, 2)) / 2.828
 
 
-class TorchEnGAN:
-  """The toy EnGAN training step; `seconds(n)` times n generator steps.
+class Statistics(nn.Module):
+  """T(x, z) = head(concat(features(x), z))."""
 
-  bf16=True runs the networks under torch.autocast("cpu", torch.bfloat16) (float32
-  weights and optimizer), PyTorch's counterpart of Keras' mixed_bfloat16 policy.
+  def __init__(self, features, head):
+    super().__init__()
+    self.features, self.head = features, head
+
+  def forward(self, x, z):
+    return self.head(torch.cat([self.features(x), z], 1))
+
+
+class TorchEnGAN:
+  """The EnGAN training step of Algorithm 1; `seconds(n)` times n generator steps.
+
+  n_critic energy updates with the score penalty on real data (a fresh minibatch from
+  `sample_real(batch)` each), then one joint G/T update with the per-dimension shuffle;
+  Adam(1e-4, 0.5, 0.9). bf16=True runs the networks under torch.autocast("cpu",
+  torch.bfloat16) (float32 weights and optimizer), PyTorch's counterpart of Keras'
+  mixed_bfloat16 policy. `toy_engan` and `image_engan` build it for engan_tf's networks.
   """
 
-  def __init__(self, batch=256, n_critic=5, width=512, latent=2, lam=0.1, bf16=False):
+  def __init__(self, energy, generator, statistics, sample_real, latent, batch=256,
+               n_critic=5, lam=0.1, bf16=False):
     self.batch, self.n_critic, self.latent, self.lam = batch, n_critic, latent, lam
-    self.bf16 = bf16
-    self.energy, self.generator = mlp(2, 1, width, leaky), mlp(latent, 2, width, nn.ReLU)
-    self.statistics = mlp(2 + latent, 1, width, leaky)
+    self.bf16, self.sample_real = bf16, sample_real
+    self.energy, self.generator, self.statistics = energy, generator.train(), statistics
     adam = lambda m: torch.optim.Adam(m.parameters(), 1e-4, betas=(0.5, 0.9))
     self.opt_e, self.opt_g, self.opt_t = (adam(self.energy), adam(self.generator),
                                           adam(self.statistics))
@@ -58,20 +74,21 @@ class TorchEnGAN:
   def step(self):
     batch, latent = self.batch, self.latent
     for _ in range(self.n_critic):
-      x = gaussians25(batch).requires_grad_(True)
+      x = self.sample_real(batch).requires_grad_(True)
       with torch.no_grad():
         fake = self.generator(torch.randn(batch, latent))
-      e_real = self.energy(x).squeeze(-1)
+      e_real = self.energy(x).reshape(-1)
       (grad,) = torch.autograd.grad(e_real.sum(), x, create_graph=True)
-      loss = e_real.mean() - self.energy(fake).mean() + self.lam * grad.pow(2).sum(1).mean()
+      score_norm = grad.pow(2).reshape(batch, -1).sum(1)
+      loss = e_real.mean() - self.energy(fake).mean() + self.lam * score_norm.mean()
       self.opt_e.zero_grad()
       loss.backward()
       self.opt_e.step()
     z = torch.randn(batch, latent)
-    z_marginal = torch.stack([z[torch.randperm(batch), j] for j in range(latent)], 1)
+    z_marginal = torch.gather(z, 0, torch.argsort(torch.rand(batch, latent), dim=0))
     x = self.generator(z)
-    t_joint = self.statistics(torch.cat([x, z], 1))
-    t_marginal = self.statistics(torch.cat([x, z_marginal], 1))
+    t_joint = self.statistics(x, z)
+    t_marginal = self.statistics(x, z_marginal)
     l_h = nn.functional.softplus(-t_joint).mean() + nn.functional.softplus(t_marginal).mean()
     loss = self.energy(x).mean() + l_h
     self.opt_g.zero_grad()
@@ -90,6 +107,27 @@ class TorchEnGAN:
     return time.perf_counter() - start
 
 
+def toy_engan(batch=256, n_critic=5, width=512, latent=2, lam=0.1, bf16=False):
+  """TorchEnGAN of engan_tf's "mlp512" on 25gaussians."""
+  energy, generator = toy_networks(latent, width)
+  statistics = Statistics(nn.Identity(), mlp(2 + latent, 1, width, leaky))
+  return TorchEnGAN(energy, generator, statistics, gaussians25, latent, batch, n_critic, lam,
+                    bf16)
+
+
+def image_engan(networks, data_shape, dim, latent, batch=64, n_critic=5, lam=10.0,
+                bf16=False, pool=1024):
+  """TorchEnGAN of engan_tf's "sngan32" or "dcgan28" on images in [-1, 1] of data_shape
+  (h, w, c), drawn from a fixed pool of `pool` random images (no input pipeline)."""
+  h, w, c = data_shape
+  build = {"sngan32": sngan32_networks, "dcgan28": dcgan28_networks}[networks]
+  energy, generator, statistics = build(latent, dim, c, with_statistics=True)
+  images = torch.rand(pool, c, h, w) * 2 - 1
+  sample_real = lambda n: images[torch.randint(0, pool, (n,))]
+  return TorchEnGAN(energy, generator, statistics, sample_real, latent, batch, n_critic, lam,
+                    bf16)
+
+
 def toy_networks(latent=2, width=512):
   """(E, G) of engan_tf's "mlp512" for 2-D data."""
   return mlp(2, 1, width, leaky), mlp(latent, 2, width, nn.ReLU)
@@ -104,20 +142,29 @@ class _Reshape(nn.Module):
     return x.reshape(x.shape[0], *self.shape)
 
 
-def dcgan28_networks(latent=100, dim=64, channels=1):
-  """(E, G) of engan_tf's "dcgan28" (engan_tf/networks/dcgan.py) in NCHW, G in eval mode.
+def _conv_trunk(plan, channels, slope):
+  """Conv + LeakyReLU(slope) per (kernel, stride, out, padding) of plan, then flatten."""
+  layers, c_in = [], channels
+  for kernel, stride, c_out, padding in plan:
+    layers += [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding),
+               nn.LeakyReLU(slope)]
+    c_in = c_out
+  return nn.Sequential(*layers, nn.Flatten())
+
+
+def dcgan28_networks(latent=100, dim=64, channels=1, with_statistics=False):
+  """(E, G[, T]) of engan_tf's "dcgan28" (engan_tf/networks/dcgan.py) in NCHW, G in eval mode.
 
   Same layer sizes (E: 4 x conv 5x5 stride 2 with dim..8dim channels, 28 -> 14 -> 7 -> 4
   -> 2, LeakyReLU(0.2), linear; G: linear to 2x2x8dim, BN, ReLU, transposed convs 5x5
-  stride 2 to 4, 7, 14, 28 with BN + ReLU, tanh); the padding of Keras' "same" differs
-  by one row at the border, which does not change the work.
+  stride 2 to 4, 7, 14, 28 with BN + ReLU, tanh; T: E's trunk (own weights), linear to
+  latent, concat z, 8dim LeakyReLU(0.2), linear); the padding of Keras' "same" differs by
+  one row at the border, which does not change the work.
   """
-  layers, c_in = [], channels
-  for mult in (1, 2, 4, 8):
-    layers += [nn.Conv2d(c_in, dim * mult, 5, stride=2, padding=2), leaky()]
-    c_in = dim * mult
-  energy = nn.Sequential(*layers, nn.Flatten(), nn.Linear(2 * 2 * 8 * dim, 1))
-  layers = [nn.Linear(latent, 2 * 2 * 8 * dim), _Reshape(8 * dim, 2, 2),
+  plan = [(5, 2, dim * mult, 2) for mult in (1, 2, 4, 8)]
+  features = 2 * 2 * 8 * dim
+  energy = nn.Sequential(_conv_trunk(plan, channels, 0.2), nn.Linear(features, 1))
+  layers = [nn.Linear(latent, features), _Reshape(8 * dim, 2, 2),
             nn.BatchNorm2d(8 * dim), nn.ReLU()]
   c_in = 8 * dim
   for mult, out_pad in ((4, 1), (2, 0), (1, 1)):  # 2 -> 4 -> 7 -> 14
@@ -126,7 +173,41 @@ def dcgan28_networks(latent=100, dim=64, channels=1):
     c_in = dim * mult
   layers += [nn.ConvTranspose2d(c_in, channels, 5, stride=2, padding=2, output_padding=1),
              nn.Tanh()]  # 14 -> 28
-  return energy, nn.Sequential(*layers).eval()
+  generator = nn.Sequential(*layers).eval()
+  if not with_statistics:
+    return energy, generator
+  statistics = Statistics(
+      nn.Sequential(_conv_trunk(plan, channels, 0.2), nn.Linear(features, latent)),
+      nn.Sequential(nn.Linear(2 * latent, 8 * dim), nn.LeakyReLU(0.2), nn.Linear(8 * dim, 1)))
+  return energy, generator, statistics
+
+
+def sngan32_networks(latent=128, dim=64, channels=3, with_statistics=True):
+  """(E, G, T) of engan_tf's "sngan32" (engan_tf/networks/sngan.py, Miyato et al.'s standard
+  CNN) in NCHW: E: conv 3x3/1 dim, 4x4/2 dim, 3x3/1 2dim, 4x4/2 2dim, 3x3/1 4dim, 4x4/2 4dim,
+  3x3/1 8dim (LeakyReLU 0.1), linear; G: linear to 4x4x8dim, BN, ReLU, transposed convs
+  4x4/2 to 4dim, 2dim, dim (BN, ReLU), conv 3x3 to C, tanh; T: E's trunk (own weights),
+  concat z, 8dim LeakyReLU(0.1), linear. G in eval mode."""
+  plan = [(3, 1, dim, 1), (4, 2, dim, 1), (3, 1, 2 * dim, 1), (4, 2, 2 * dim, 1),
+          (3, 1, 4 * dim, 1), (4, 2, 4 * dim, 1), (3, 1, 8 * dim, 1)]
+  features = 4 * 4 * 8 * dim
+  energy = nn.Sequential(_conv_trunk(plan, channels, 0.1), nn.Linear(features, 1))
+  layers = [nn.Linear(latent, features), _Reshape(8 * dim, 4, 4), nn.BatchNorm2d(8 * dim),
+            nn.ReLU()]
+  c_in = 8 * dim
+  for c_out in (4 * dim, 2 * dim, dim):  # 4 -> 8 -> 16 -> 32
+    layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.BatchNorm2d(c_out),
+               nn.ReLU()]
+    c_in = c_out
+  layers += [nn.Conv2d(dim, channels, 3, padding=1), nn.Tanh()]
+  generator = nn.Sequential(*layers).eval()
+  if not with_statistics:
+    return energy, generator
+  statistics = Statistics(
+      _conv_trunk(plan, channels, 0.1),
+      nn.Sequential(nn.Linear(features + latent, 8 * dim), nn.LeakyReLU(0.1),
+                    nn.Linear(8 * dim, 1)))
+  return energy, generator, statistics
 
 
 class TorchLatentMALA:
@@ -171,7 +252,7 @@ def main():
   parser.add_argument("--steps", type=int, default=50)
   args = parser.parse_args()
   torch.set_num_threads(args.threads)
-  engan = TorchEnGAN()
+  engan = toy_engan()
   engan.seconds(5)  # warm-up
   print(f"plain PyTorch EnGAN step: {args.steps / engan.seconds(args.steps):.2f} "
         "generator steps/s")

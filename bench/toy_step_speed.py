@@ -1,4 +1,4 @@
-"""Toy training speed measured in one process: engan-tf's fit beside the plain PyTorch step.
+"""Training speed measured in one process: engan-tf's fit beside the plain PyTorch step.
 
 What is measured: generator steps per second of `model.fit` on exactly what train.py
 fits (`engan_tf.training.prepare`: the compiled model, the data stream and train.py's
@@ -8,15 +8,17 @@ batch 256, n_critic 5). Each variant (below) is built and warmed up once (one un
 epoch: tracing, XLA compilation; its seconds are reported as `warmup_s`); then each of
 `--rounds` rounds times one block per variant (`--epochs` epochs of `--steps` generator
 steps, each epoch one sample, timed by a callback from the epoch's begin to its end) and
-then `--steps` steps of the plain PyTorch step (bench/torch_reference.py) as one sample.
+then `--steps` steps of the plain PyTorch step (bench/torch_reference.py: the toy mlp512
+step, or sngan32 / dcgan28 for image configs, e.g. configs/cifar10.cfg) as one sample.
 Every block of a round sees the same machine state, so the ratio is measured side by
 side; per variant the median, min and max of its samples and the median of the per-round
 ratios to PyTorch are reported.
 
 Variants (--variants, comma-separated; each the config's own flags plus its parts, joined
 by "+", e.g. bf16+nojit+spe20):
-  fp32         the config as train.py runs it (XLA on, --steps_per_execution=1)
-  nojit        --nojit_compile
+  fp32         the config as train.py runs it (XLA as build.default_jit_compile chooses:
+               on, but off for convolutional networks on a CPU; --steps_per_execution=1)
+  nojit, jit   --nojit_compile, --jit_compile
   bf16         --mixed_precision (bfloat16 compute, float32 variables)
   speK         --steps_per_execution=K (K divides --steps)
   ncritic1     --n_critic=1: one energy update instead of n_critic
@@ -29,6 +31,8 @@ by "+", e.g. bf16+nojit+spe20):
 The profile in the output is the differences of medians, in ms per generator step.
 
   taskset -c 0 python bench/toy_step_speed.py --threads=1    # fp32, nojit, bf16, bf16+nojit
+  python bench/toy_step_speed.py --threads=2 --flagfile=configs/cifar10.cfg \
+      --data_dir=../shared/data --steps=5 --rounds=3 --variants=fp32,jit,bf16 --torch_bf16
   taskset -c 0 python bench/toy_step_speed.py --threads=1 --rounds=3 \\
       --variants=fp32,spe5,spe20,spe100,ncritic1,nopenalty,nocallbacks,constdata,ema
 Writes bench/results/toy_step_speed.json (--output) and prints a table.
@@ -53,7 +57,8 @@ import machine  # noqa: E402
 DEFAULT_VARIANTS = "fp32,nojit,bf16,bf16+nojit"
 
 
-_CONFIG_PARTS = {"fp32": {}, "nojit": {"jit_compile": False}, "bf16": {"mixed_precision": True},
+_CONFIG_PARTS = {"fp32": {}, "nojit": {"jit_compile": False}, "jit": {"jit_compile": True},
+                 "bf16": {"mixed_precision": True},
                  "ncritic1": {"n_critic": 1}, "ema": {"ema_decay": 0.999}}
 _FIT_PARTS = {"nopenalty": {"no_score_penalty": True}, "nocallbacks": {"callbacks": False},
               "constdata": {"constant_data": True}}
@@ -149,6 +154,20 @@ def summary(samples):
           "samples": samples}
 
 
+def torch_engan(torch_reference, config, data_shape, bf16):
+  """The plain PyTorch counterpart of config's training step, or None where there is none."""
+  if config.model != "engan" or config.mcmc_steps:
+    return None
+  options = dict(batch=config.batch_size, n_critic=config.n_critic, latent=config.latent_dim,
+                 lam=config.lambda_penalty, bf16=bf16)
+  if config.dataset == "25gaussians" and config.networks in (None, "mlp512") and (
+      config.dim in (None, 512)):
+    return torch_reference.toy_engan(**options)
+  if config.networks in ("sngan32", "dcgan28"):
+    return torch_reference.image_engan(config.networks, data_shape, config.dim or 64, **options)
+  return None
+
+
 def measure(args):
   """Runs the interleaved rounds; returns the report (see the module docstring)."""
   import tensorflow as tf
@@ -163,10 +182,6 @@ def measure(args):
     except ImportError as e:
       print(f"PyTorch reference skipped: {e}")
   base = parse_config(args.flagfile, args.flags + [f"--num_threads={args.threads}"])
-  if torch_reference is not None and not (base.dataset == "25gaussians" and base.networks in (
-      None, "mlp512") and base.dim in (None, 512) and base.model == "engan"):
-    print("PyTorch reference skipped: it is the 25gaussians mlp512 EnGAN step only")
-    torch_reference = None
   names = args.variants.split(",")
   with tempfile.TemporaryDirectory() as root:
     variants = [Variant(name, base, root, args.steps) for name in names]
@@ -174,11 +189,15 @@ def measure(args):
       v.warm_up()
     references = {}  # "torch" (float32) and, with --torch_bf16, "torch_bf16" (autocast)
     if torch_reference is not None:
+      data_shape = tuple(variants[0].prepared.model.energy.input_shape[1:])
       for key, bf16 in (("torch", False), ("torch_bf16", True))[:1 + args.torch_bf16]:
-        references[key] = torch_reference.TorchEnGAN(
-            batch=base.batch_size, n_critic=base.n_critic, latent=base.latent_dim,
-            lam=base.lambda_penalty, bf16=bf16)
-        references[key].seconds(5)  # warm-up
+        references[key] = torch_engan(torch_reference, base, data_shape, bf16)
+        if references[key] is None:
+          print("PyTorch reference skipped: it covers the EnGAN step of mlp512 on "
+                "25gaussians and of sngan32 and dcgan28, without MCMC negatives")
+          references = {}
+          break
+        references[key].seconds(2)  # warm-up
     reference_samples = {key: [] for key in references}
     for _ in range(args.rounds):
       for v in variants:
@@ -242,7 +261,7 @@ def table_rows(report):
   rows = []
   for name, v in report["variants"].items():
     ratio = v.get("ratio_vs_torch")
-    rows.append((f"toy step, {name}", f"{v['median']:.2f} ({v['min']:.2f}-{v['max']:.2f})",
+    rows.append((f"step, {name}", f"{v['median']:.2f} ({v['min']:.2f}-{v['max']:.2f})",
                  f"{torch['median']:.2f} ({torch['min']:.2f}-{torch['max']:.2f})" if torch
                  else "-", f"{ratio['of_medians']:.2f} (per round {ratio['per_round_median']:.2f})"
                  if ratio else "-"))

@@ -41,7 +41,17 @@ def resolve(config, source):
   config.networks = config.networks or source.default_networks
   config.latent_dim = config.latent_dim or source.default_latent_dim
   config.ensemble_size = config.ensemble_size or 1
+  if config.jit_compile is None:
+    config.jit_compile = default_jit_compile(config.networks)
   return config
+
+
+def default_jit_compile(networks):
+  """XLA for the train step unless the networks are convolutional and no GPU is visible:
+  on CPU, XLA's convolutions are slower than oneDNN's (2 AMD cores, generator steps/s with
+  and without XLA: sngan32 0.15 / 0.21, dcgan28 0.03 / 0.42; BUILD_NOTES.md)."""
+  return (networks not in networks_lib.CONVOLUTIONAL
+          or bool(tf.config.list_physical_devices("GPU")))
 
 
 def latent_sampler(config):
@@ -85,8 +95,11 @@ def _build_model(config, source):
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
                             entropy_weight=config.entropy_weight, **common)
     optimizers.append(adam(config.learning_rate))
+  jit_compile = config.jit_compile  # None where config did not pass through resolve
+  if jit_compile is None:
+    jit_compile = default_jit_compile(config.networks)
   model.compile(*optimizers, steps_per_execution=config.steps_per_execution,
-                jit_compile=config.jit_compile and config.strategy == "default")
+                jit_compile=jit_compile and config.strategy == "default")
   model.build_optimizers()
   set_learning_rates(model, config)
   return model

@@ -111,8 +111,9 @@ class TrainConfig:
   steps_per_epoch: int = option(100, "Generator steps between checkpoints and summaries.")
   eval_every: int = option(5, "Epochs between evaluations (0: only at the end).")
   steps_per_execution: int = option(1, "Generator steps per tf.function call.")
-  jit_compile: bool = option(True, "XLA-compile the train step (one device; never under "
-                             "MirroredStrategy, where it fails on CPU).")
+  jit_compile: Optional[bool] = option(None, "XLA-compile the train step (default: yes, but "
+                                       "not for conv networks on a CPU, where XLA is slower; "
+                                       "never under MirroredStrategy, where it fails on CPU).")
   num_threads: int = option(0, "CPU threads for TensorFlow (0: TensorFlow's default, all "
                             "cores).")
   ema_decay: float = option(

@@ -107,13 +107,30 @@ def test_conv_networks_shapes(name, shape):
     networks.build_networks(name, (28, 28, 1), latent_dim=16, dim=4)
 
 
+def test_xla_is_the_default_except_for_conv_networks_on_a_cpu():
+  from engan_tf import build
+  if tf.config.list_physical_devices("GPU"):
+    pytest.skip("a GPU is visible: conv networks keep XLA there")
+  assert [build.default_jit_compile(name) for name in ("sngan32", "dcgan28", "dcgan64")] == [
+      False] * 3
+  assert build.default_jit_compile("mlp512") and build.default_jit_compile("kdd")
+  source = data.load_dataset("8gaussians")
+  for given, resolved in ((None, True), (False, False)):
+    config = training.TrainConfig(dataset="8gaussians", jit_compile=given)
+    assert build.resolve(config, source).jit_compile is resolved
+
+
 def test_cifar10_slice_trains_and_scores(data_dir, tmp_path):
   config = training.TrainConfig(dataset="cifar10", data_dir=data_dir, model_dir=str(tmp_path),
                                 dim=4, latent_dim=16, train_steps=4, steps_per_epoch=2,
                                 batch_size=8, lambda_penalty=10.0, eval_every=1,
-                                n_critic=2, jit_compile=False, verbose=0)
+                                n_critic=2, verbose=0)
   summary = training.train(config)
   assert summary["step"] == 4
+  # XLA as build.default_jit_compile chose for sngan32 (off on a CPU), in config.json.
+  from engan_tf import build
+  assert training.restore(str(tmp_path), with_data=False).config.jit_compile is (
+      build.default_jit_compile("sngan32"))
   png = tf.io.decode_png(tf.io.read_file(str(tmp_path / "samples.png"))).numpy()
   assert png.shape[-1] == 3 and png.shape[0] >= 8 * 32
   source, model = training.restore(str(tmp_path))[1:3]

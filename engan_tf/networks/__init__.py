@@ -87,3 +87,6 @@ register_networks("dcgan28")(dcgan.build)
 register_networks("sngan32")(sngan.build)
 # CelebA 64x64: DCGAN-style.
 register_networks("dcgan64")(dcgan64.build)
+
+# The convolutional families (build.default_jit_compile: no XLA for them on a CPU).
+CONVOLUTIONAL = ("dcgan28", "sngan32", "dcgan64")
