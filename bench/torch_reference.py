@@ -182,8 +182,8 @@ def dcgan28_networks(latent=100, dim=64, channels=1, with_statistics=False):
   return energy, generator, statistics
 
 
-def sngan32_networks(latent=128, dim=64, channels=3, with_statistics=True):
-  """(E, G, T) of engan_tf's "sngan32" (engan_tf/networks/sngan.py, Miyato et al.'s standard
+def sngan32_networks(latent=128, dim=64, channels=3, with_statistics=False):
+  """(E, G[, T]) of engan_tf's "sngan32" (engan_tf/networks/sngan.py, Miyato et al.'s standard
   CNN) in NCHW: E: conv 3x3/1 dim, 4x4/2 dim, 3x3/1 2dim, 4x4/2 2dim, 3x3/1 4dim, 4x4/2 4dim,
   3x3/1 8dim (LeakyReLU 0.1), linear; G: linear to 4x4x8dim, BN, ReLU, transposed convs
   4x4/2 to 4dim, 2dim, dim (BN, ReLU), conv 3x3 to C, tanh; T: E's trunk (own weights),

@@ -31,7 +31,7 @@ by "+", e.g. bf16+nojit+spe20):
 The profile in the output is the differences of medians, in ms per generator step.
 
   taskset -c 0 python bench/toy_step_speed.py --threads=1    # fp32, nojit, bf16, bf16+nojit
-  python bench/toy_step_speed.py --threads=2 --flagfile=configs/cifar10.cfg \
+  python bench/toy_step_speed.py --threads=2 --flagfile=configs/cifar10.cfg \\
       --data_dir=../shared/data --steps=5 --rounds=3 --variants=fp32,jit,bf16 --torch_bf16
   taskset -c 0 python bench/toy_step_speed.py --threads=1 --rounds=3 \\
       --variants=fp32,spe5,spe20,spe100,ncritic1,nopenalty,nocallbacks,constdata,ema
