@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from engan_tf import config as config_lib
 from engan_tf import networks as networks_lib
+from engan_tf import recipes
 from engan_tf import schedules
 
 
@@ -62,6 +63,21 @@ def latent_sampler(config):
   return mcmc.LatentMALA(num_steps=config.mcmc_steps, step_size=config.mcmc_step_size)
 
 
+def dsm_noise_std(config, source):
+  """The denoising score-matching noise's std in the model's feature units: --dsm_sigma
+  neighbour spacings of the training rows (recipes.neighbour_spacing); 0 without
+  --dsm_weight, or for a source without training rows (a restored model that only infers)."""
+  if not config.dsm_weight:
+    return 0.0
+  if source.kind != "tabular":
+    raise ValueError(f"--dsm_weight is for tables (--dataset=csv, kddcup99), not "
+                     f"--dataset={config.dataset}")
+  x_train = source.anomaly.x_train if source.anomaly is not None else None
+  if x_train is None or len(x_train) < 2:
+    return 0.0
+  return config.dsm_sigma * recipes.neighbour_spacing(x_train)
+
+
 def build_model(config, source):
   """The compiled EnGAN (or WGAN-GP, by config.model) for `config` (inside the strategy scope).
 
@@ -91,9 +107,12 @@ def _build_model(config, source):
     model = wgan_gp.WGANGP(nets.energy, nets.generator, **common)
   else:
     from engan_tf import model as model_lib  # pylint: disable=g-import-not-at-top
+    dsm_sigma = dsm_noise_std(config, source)
     model = model_lib.EnGAN(*nets, shuffle=config.shuffle, latent_sampler=latent_sampler(config),
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
-                            entropy_weight=config.entropy_weight, **common)
+                            entropy_weight=config.entropy_weight,
+                            dsm_weight=config.dsm_weight if dsm_sigma else 0.0,
+                            dsm_sigma=dsm_sigma, **common)
     optimizers.append(adam(config.learning_rate))
   jit_compile = config.jit_compile  # None where config did not pass through resolve
   if jit_compile is None:

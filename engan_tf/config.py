@@ -98,6 +98,14 @@ class TrainConfig:
   entropy_weight: float = option(
       1.0, "Weight of the entropy term in the generator's loss, L_G = mean E(G(z)) + w * L_H "
       "(1: the paper); with --entropy=logdet, G targets exp(-E / w).")
+  dsm_weight: float = option(
+      0.0, "> 0 (tables): the energy's loss also has this weight times denoising score "
+      "matching at noise std --dsm_sigma, so E rises away from the training rows instead of "
+      "staying flat there (engan_tf/losses.py; 0: the paper's Algorithm 1).")
+  dsm_sigma: float = option(
+      2.0, "With --dsm_weight: the noise's std in units of the training rows' neighbour "
+      "spacing (median distance to the 5th nearest row / sqrt(features); "
+      "engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
@@ -172,9 +180,11 @@ class TrainConfig:
     if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
       raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
     for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
-                "mi_noise_std"):
+                "mi_noise_std", "dsm_weight"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
+    if self.dsm_weight and not self.dsm_sigma > 0:
+      raise ValueError(f"--dsm_sigma must be > 0 with --dsm_weight, got {self.dsm_sigma}")
     if not 0 <= self.lr_decay_start <= 1:
       raise ValueError(f"--lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
     if not 0 <= self.lr_decay_final <= 1:
@@ -191,6 +201,9 @@ class TrainConfig:
         raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
       if self.mi_noise_std:
         raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
+      if self.dsm_weight:
+        raise ValueError("--dsm_weight is part of EnGAN's energy loss here; --model=wgan_gp "
+                         "has none")
       if self.entropy != "jsd_mi" or self.entropy_weight != 1.0:
         raise ValueError("--entropy and --entropy_weight are EnGAN's entropy term; "
                          "--model=wgan_gp has none")

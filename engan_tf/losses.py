@@ -29,6 +29,23 @@ def energy_and_score_norm(energy_fn, x, training=False):
   return energy, sq_norm
 
 
+def denoising_score_matching(energy_fn, x, eps, sigma, training=False):
+  """[batch]: 0.5 ||sigma grad_x E(x + sigma eps) - eps||^2 (Vincent 2011), differentiable
+  in E's weights.
+
+  Its minimiser over E is the energy of the data smoothed by N(0, sigma^2 I), E = -log p_sigma
+  + const: the density EnGAN's energy targets, at the noise's resolution. The penalty of
+  eq. 3 sets grad E to zero on the data; this term also sets it around the data, where it
+  points back to the nearest rows, so E rises away from them instead of staying flat.
+  """
+  x_noisy = x + sigma * eps
+  with tf.GradientTape() as tape:
+    tape.watch(x_noisy)
+    total = tf.reduce_sum(energy_fn(x_noisy, training=training))
+  residual = sigma * tape.gradient(total, x_noisy) - eps
+  return 0.5 * tf.reduce_sum(tf.reshape(tf.square(residual), [tf.shape(x)[0], -1]), axis=1)
+
+
 def energy_loss(e_real, e_fake, score_norm_real, lambda_penalty):
   """L_E of Algorithm 1 from per-example energies and squared score norms."""
   return (tf.reduce_mean(e_real) - tf.reduce_mean(e_fake)

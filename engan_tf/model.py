@@ -39,18 +39,22 @@ class EnGAN(adversarial.AdversarialEnergyModel):
   def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
                mi_noise_std=0.0, entropy="jsd_mi", entropy_weight=1.0, ema_decay=0.0,
-               **kwargs):
+               dsm_weight=0.0, dsm_sigma=0.0, **kwargs):
     if shuffle not in mi.SHUFFLES:
       raise ValueError(f"shuffle must be one of {sorted(mi.SHUFFLES)}, got {shuffle!r}")
     if mi_noise_std < 0:
       raise ValueError(f"mi_noise_std must be >= 0, got {mi_noise_std}")
+    if dsm_weight < 0 or (dsm_weight > 0 and not dsm_sigma > 0):
+      raise ValueError(f"dsm_weight must be >= 0 with dsm_sigma > 0, got {dsm_weight}, "
+                       f"{dsm_sigma}")
     if entropy not in ENTROPY_TERMS:
       raise ValueError(f"entropy must be one of {', '.join(ENTROPY_TERMS)}, got {entropy!r}")
     if not entropy_weight > 0:
       raise ValueError(f"entropy_weight must be > 0, got {entropy_weight}")
     super().__init__(energy, generator, latent_dim, n_critic=n_critic,
                      lambda_penalty=lambda_penalty, seed=seed, ema_decay=ema_decay,
-                     extra_metrics=("mcmc_acceptance",) if latent_sampler else (), **kwargs)
+                     extra_metrics=(("mcmc_acceptance",) if latent_sampler else ())
+                     + (("dsm",) if dsm_weight else ()), **kwargs)
     self.statistics = statistics
     self.shuffle = mi.SHUFFLES[shuffle]
     # > 0: T sees G(z) + N(0, mi_noise_std^2) (see generator_update).
@@ -64,6 +68,8 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
     # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
     self.latent_sampler = latent_sampler
+    # > 0: L_E also has dsm_weight * denoising score matching at noise dsm_sigma (losses).
+    self.dsm_weight, self.dsm_sigma = float(dsm_weight), float(dsm_sigma)
 
   def compile(self, e_optimizer, g_optimizer, t_optimizer, **kwargs):
     super().compile(e_optimizer, g_optimizer, **kwargs)
@@ -90,7 +96,13 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     e_real, score_norm = losses.energy_and_score_norm(self.energy, x_real, training=True)
     e_fake = self.energy(x_fake, training=True)
     e_loss = losses.energy_loss(e_real, e_fake, score_norm, self.lambda_penalty)
-    return e_loss, dict(zip(self.critic_metrics, (e_real, e_fake, score_norm, e_loss)))
+    metrics = dict(zip(self.critic_metrics, (e_real, e_fake, score_norm, e_loss)))
+    if self.dsm_weight:
+      dsm = tf.reduce_mean(losses.denoising_score_matching(
+          self.energy, x_real, self.rng.normal(tf.shape(x_real)), self.dsm_sigma, True))
+      e_loss += self.dsm_weight * dsm
+      metrics.update(e_loss=e_loss, dsm=dsm)
+    return e_loss, metrics
 
   def generator_update(self, noise, batch, scale):
     """One joint update of G (on L_G) and T (on L_H); returns {metric: value}."""

@@ -33,6 +33,8 @@ Example:
   256
 """
 
+import numpy as np
+
 RECIPES = ("auto", "paper")
 ENSEMBLE_MAX_ROWS = 5_000  # tables up to this many training rows get a 3-fit ensemble
 
@@ -47,3 +49,27 @@ def tabular(n_train, n_features):
           "train_steps": train_steps, "learning_rate": 1e-4, "energy_learning_rate": 5e-5,
           "ema_decay": 0.999, "eval_every": 0,
           "ensemble_size": 3 if n_train <= ENSEMBLE_MAX_ROWS else 1}
+
+
+def neighbour_spacing(x, k=5, max_rows=2_000, seed=0):
+  """The typical per-feature distance between neighbouring rows of x [n, d]: the median
+  over (up to max_rows, sampled) rows of the distance to their k-th nearest other row,
+  divided by sqrt(d). --dsm_sigma is in this unit: noise of std sigma moves a row by about
+  sigma * sqrt(d), so sigma ~ 1 reaches its neighbours.
+
+  >>> neighbour_spacing(np.arange(10.0)[:, None], k=1)   # neighbours 1 apart
+  1.0
+  """
+  x = np.asarray(x, np.float64).reshape(len(x), -1)
+  if len(x) < 2:
+    raise ValueError("a neighbour spacing needs at least two rows")
+  if len(x) > max_rows:
+    x = x[np.random.RandomState(seed).choice(len(x), max_rows, replace=False)]
+  k = min(k, len(x) - 1)
+  squared = np.sum(x * x, axis=1)
+  distances = []
+  for start in range(0, len(x), 500):  # [500, n] blocks of squared distances
+    block = squared[start:start + 500, None] + squared[None, :] - 2 * x[start:start + 500] @ x.T
+    np.fill_diagonal(block[:, start:start + 500], np.inf)  # not a row's own neighbour
+    distances.append(np.sqrt(np.maximum(np.partition(block, k - 1, axis=1)[:, k - 1], 0.0)))
+  return float(np.median(np.concatenate(distances)) / np.sqrt(x.shape[1]))
