@@ -186,3 +186,39 @@ def test_entropy_weight_scales_g_s_entropy_gradient_but_not_t_s_update():
   with np.testing.assert_raises(ValueError):
     model_lib.EnGAN(*networks.build_networks("mlp512", (2,), 2, dim=8), latent_dim=2,
                     entropy_weight=0.0)
+
+
+def test_denoising_score_matching_is_the_residual_of_the_scaled_score():
+  # For E = 0.5 ||x||^2 / v (data N(0, s^2 I) smoothed by the noise: v = s^2 + sigma^2),
+  # grad E(x + sigma eps) = (x + sigma eps) / v: the loss is 0.5 ||that * sigma - eps||^2.
+  s, sigma, d = 0.5, 0.3, 3
+  v = s * s + sigma * sigma
+  x = tf.constant(np.random.RandomState(0).randn(4, d) * s, tf.float32)
+  eps = tf.constant(np.random.RandomState(1).randn(4, d), tf.float32)
+  energy = lambda u, training=False: 0.5 * tf.reduce_sum(u * u, axis=1) / v
+  got = losses.denoising_score_matching(energy, x, eps, sigma).numpy()
+  residual = sigma * (x.numpy() + sigma * eps.numpy()) / v - eps.numpy()
+  np.testing.assert_allclose(got, 0.5 * (residual ** 2).sum(1), rtol=1e-5)
+
+
+def test_denoising_score_matching_trains_an_energy_that_rises_away_from_the_data():
+  # Two tight clusters; after DSM alone E is lower on them than between and beyond them.
+  keras.utils.set_random_seed(0)
+  energy = networks.build_networks("kdd_swish_energy", (2,), 2, dim=32).energy
+  rng = np.random.RandomState(0)
+  data = np.concatenate([rng.randn(256, 2) * 0.05 + c for c in ([-1, 0], [1, 0])])
+  optimizer = keras.optimizers.Adam(3e-3)
+
+  @tf.function
+  def step(x):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(losses.denoising_score_matching(
+          energy, x, tf.random.normal(tf.shape(x)), 0.2, training=True))
+    optimizer.apply_gradients(zip(tape.gradient(loss, energy.trainable_variables),
+                                  energy.trainable_variables))
+
+  for _ in range(300):
+    step(tf.constant(data[rng.choice(len(data), 128)], tf.float32))
+  e = lambda p: float(energy(tf.constant([p], tf.float32))[0])
+  assert e([-1, 0]) < e([0, 0]) and e([1, 0]) < e([0, 0])
+  assert e([1, 0]) < e([2.5, 0]) and e([-1, 0]) < e([0, 1.5])

@@ -198,3 +198,26 @@ def _check_the_selected_model(config, summary, tmp_path):
   assert restored.thresholds == refit
   paths = export.export(config.model_dir, str(tmp_path / "export"), checkpoint="selected")
   assert paths["scorer"].endswith(f"/{selected['step']}")
+
+
+def test_dsm_term_trains_on_a_table_with_sigma_in_neighbour_spacings(tmp_path):
+  from engan_tf import build, recipes
+  from engan_tf.config import TrainConfig
+  path = _write(tmp_path, _table())
+  source = data_lib.load_dataset("csv", data_path=path, label_column="is_attack",
+                                 categorical_columns=["proto", "flag"])
+  config = build.resolve(TrainConfig(dataset="csv", batch_size=16, n_critic=2, dim=16,
+                                     dsm_weight=10.0, dsm_sigma=2.0, jit_compile=False),
+                         source)
+  model = build.build_model(config, source)
+  assert model.dsm_sigma == pytest.approx(2.0 * recipes.neighbour_spacing(source.anomaly.x_train))
+  history = model.fit(source.train_dataset(16, 2, 0), steps_per_epoch=2, epochs=1, verbose=0)
+  assert np.isfinite(history.history["dsm"][-1]) and history.history["dsm"][-1] > 0
+  # The paper's loss is untouched without the flag; images and toys have no neighbour unit.
+  assert build.build_model(build.resolve(TrainConfig(dataset="csv", dim=16), source),
+                           source).dsm_weight == 0.0
+  with pytest.raises(ValueError, match="--dsm_weight is for tables"):
+    build.dsm_noise_std(TrainConfig(dataset="8gaussians", dsm_weight=1.0),
+                        data_lib.load_dataset("8gaussians"))
+  with pytest.raises(ValueError, match="--dsm_sigma must be > 0"):
+    TrainConfig(dsm_weight=1.0, dsm_sigma=0.0).validate()
