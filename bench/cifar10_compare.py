@@ -32,6 +32,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
+import image_sampling  # noqa: E402
 import machine  # noqa: E402
 
 MODELS = ("engan", "wgan_gp")
@@ -79,31 +80,12 @@ def _wait(model, process_and_log, started, walls):
     raise SystemExit(f"train.py --model={model} failed (exit {code}); see {log.name}")
 
 
-def generated_uint8(model, num_samples, seed, mcmc_steps=0, prior="none", step_size=0.01,
-                    batch_size=250):
-  """(uint8 samples [n, 32, 32, 3], mean MALA acceptance or None) of a trained generator.
-
-  The latents are one fixed stream (seed); with mcmc_steps > 0 each batch's latents first
-  run that many latent MALA steps on E(G(z)) (prior "none": the paper's target; "gaussian":
-  with the N(0, I) latent prior), so the samples before and after MCMC pair up.
-  """
-  import numpy as np
-  import tensorflow as tf
-  from engan_tf import mcmc
+def generated_uint8(model, num_samples, seed, mcmc_steps=0, prior="none", step_size=0.01):
+  """(uint8 samples [n, 32, 32, 3], mean MALA acceptance or None): image_sampling's fixed
+  latent stream, quantised as real images are."""
   from engan_tf.metrics import fid_inception
-  out, rates = [], []
-  for i in range(0, num_samples, batch_size):
-    z = tf.random.stateless_normal([min(batch_size, num_samples - i), model.latent_dim],
-                                   [seed, i // batch_size])
-    if mcmc_steps:
-      result = mcmc.latent_mala(model.energy, model.generator, z, mcmc_steps, step_size,
-                                prior=prior, seed=[seed, i // batch_size])
-      x = result.x
-      rates.append(result.acceptance_rate.numpy())
-    else:
-      x = model.generator(z, training=False)
-    out.append(fid_inception.quantize(x).numpy())
-  return np.concatenate(out), float(np.concatenate(rates).mean()) if rates else None
+  return image_sampling.latent_samples(model, num_samples, seed, mcmc_steps, prior, step_size,
+                                       transform=fid_inception.quantize)
 
 
 def score(args, walls):
