@@ -5,13 +5,14 @@
 #
 # DATA_DIR holds the MNIST IDX files (e.g. ../shared/data). Trains the MNIST classifier
 # once (>= 99% test accuracy, reused afterwards), then both models, one after the other,
-# with configs/stacked_mnist3_cpu.cfg for MINUTES of training each (default 55: under an hour
-# per model with start-up and the final evaluation), and prints modes and KL of 26,000
-# samples. To give each model one core while the other core does other work:
-#   taskset -c 0 bench/stacked_mnist3_compare.sh ../shared/data 55 runs/sm3 --num_threads=1
+# with configs/stacked_mnist3_cpu.cfg for MINUTES of training each (default 60, evaluations
+# included), and prints modes and KL of 26,000 samples. To give each model one core while
+# the other core does other work:
+#   taskset -c 0 bench/stacked_mnist3_compare.sh ../shared/data 60 runs/sm3 --num_threads=1
+# (BUILD_NOTES' sixteenth session ran the two train.py commands at once, one core each.)
 set -euo pipefail
 data_dir=${1:?usage: $0 DATA_DIR [MINUTES] [RUN_ROOT] [EXTRA FLAGS...]}
-minutes=${2:-55}
+minutes=${2:-60}
 root=${3:-runs/stacked_mnist3_compare}
 shift $(( $# < 3 ? $# : 3 ))
 export TF_CPP_MIN_LOG_LEVEL=2
