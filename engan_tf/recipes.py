@@ -37,6 +37,7 @@ import numpy as np
 
 RECIPES = ("auto", "paper")
 ENSEMBLE_MAX_ROWS = 5_000  # tables up to this many training rows get a 3-fit ensemble
+SMALL_TABLE_DSM_WEIGHT = 10.0  # and denoising score matching on the energy
 
 
 def tabular(n_train, n_features):
@@ -45,10 +46,11 @@ def tabular(n_train, n_features):
   batch_size = int(min(256, max(32, n_train // 8)))
   passes = 30
   train_steps = int(min(6000, max(1000, passes * n_train // batch_size)))
+  small = n_train <= ENSEMBLE_MAX_ROWS
   return {"networks": "kdd_quadratic_energy", "batch_size": batch_size,
           "train_steps": train_steps, "learning_rate": 1e-4, "energy_learning_rate": 5e-5,
-          "ema_decay": 0.999, "eval_every": 0,
-          "ensemble_size": 3 if n_train <= ENSEMBLE_MAX_ROWS else 1}
+          "ema_decay": 0.999, "eval_every": 0, "ensemble_size": 3 if small else 1,
+          "dsm_weight": SMALL_TABLE_DSM_WEIGHT if small else 0.0}
 
 
 def neighbour_spacing(x, k=5, max_rows=2_000, seed=0):

@@ -44,10 +44,12 @@ def test_the_ensemble_energy_is_the_mean_of_standardised_members():
   assert ensemble.standardisation(lambda v, training: tf.zeros([len(v)]), x).spread == 1.0
 
 
-def test_the_tabular_recipe_ensembles_small_tables_only():
+def test_the_tabular_recipe_ensembles_and_adds_denoising_to_small_tables_only():
   assert recipes.tabular(n_train=500, n_features=10)["ensemble_size"] == 3
   assert recipes.tabular(n_train=recipes.ENSEMBLE_MAX_ROWS, n_features=10)["ensemble_size"] == 3
   assert recipes.tabular(n_train=50_000, n_features=10)["ensemble_size"] == 1
+  assert recipes.tabular(n_train=500, n_features=10)["dsm_weight"] == recipes.SMALL_TABLE_DSM_WEIGHT
+  assert recipes.tabular(n_train=50_000, n_features=10)["dsm_weight"] == 0.0
 
 
 def test_the_recipe_ensembles_only_when_the_user_left_ensemble_size_unset():
