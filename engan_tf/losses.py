@@ -13,20 +13,34 @@ Example:
 import tensorflow as tf
 
 
-def energy_and_score_norm(energy_fn, x, training=False):
-  """Returns (E(x) [batch], ||grad_x E(x)||^2 [batch]), differentiable in E's weights.
-
-  ||grad_x E(x)||^2 is also the paper's anomaly decision function (Section 5.4).
-  """
+def energy_and_input_gradient(energy_fn, x, training=False):
+  """Returns (E(x) [batch], grad_x E(x) [batch, ...]), differentiable in E's weights."""
   x = tf.convert_to_tensor(x)
   with tf.GradientTape() as tape:
     tape.watch(x)
     energy = energy_fn(x, training=training)
     # Each example's energy depends only on its own x: the gradient of the sum is per-example.
     total = tf.reduce_sum(energy)
-  grad = tape.gradient(total, x)
-  sq_norm = tf.reduce_sum(tf.reshape(tf.square(grad), [tf.shape(x)[0], -1]), axis=1)
-  return energy, sq_norm
+  return energy, tape.gradient(total, x)
+
+
+def squared_norm(grad):
+  """[batch]: the squared norm of each example's gradient."""
+  return tf.reduce_sum(tf.reshape(tf.square(grad), [tf.shape(grad)[0], -1]), axis=1)
+
+
+def energy_and_score_norm(energy_fn, x, training=False):
+  """Returns (E(x) [batch], ||grad_x E(x)||^2 [batch]), differentiable in E's weights.
+
+  ||grad_x E(x)||^2 is also the paper's anomaly decision function (Section 5.4).
+  """
+  energy, grad = energy_and_input_gradient(energy_fn, x, training)
+  return energy, squared_norm(grad)
+
+
+def denoising_residual(grad_at_noisy, eps, sigma):
+  """[batch]: 0.5 ||sigma grad E(x + sigma eps) - eps||^2 from the gradient at x + sigma eps."""
+  return 0.5 * squared_norm(sigma * grad_at_noisy - eps)
 
 
 def denoising_score_matching(energy_fn, x, eps, sigma, training=False):
@@ -38,12 +52,8 @@ def denoising_score_matching(energy_fn, x, eps, sigma, training=False):
   eq. 3 sets grad E to zero on the data; this term also sets it around the data, where it
   points back to the nearest rows, so E rises away from them instead of staying flat.
   """
-  x_noisy = x + sigma * eps
-  with tf.GradientTape() as tape:
-    tape.watch(x_noisy)
-    total = tf.reduce_sum(energy_fn(x_noisy, training=training))
-  residual = sigma * tape.gradient(total, x_noisy) - eps
-  return 0.5 * tf.reduce_sum(tf.reshape(tf.square(residual), [tf.shape(x)[0], -1]), axis=1)
+  _, grad = energy_and_input_gradient(energy_fn, x + sigma * eps, training)
+  return denoising_residual(grad, eps, sigma)
 
 
 def energy_loss(e_real, e_fake, score_norm_real, lambda_penalty):

@@ -213,9 +213,11 @@ def test_dsm_term_trains_on_a_table_with_sigma_in_neighbour_spacings(tmp_path):
   assert model.dsm_sigma == pytest.approx(2.0 * recipes.neighbour_spacing(source.anomaly.x_train))
   history = model.fit(source.train_dataset(16, 2, 0), steps_per_epoch=2, epochs=1, verbose=0)
   assert np.isfinite(history.history["dsm"][-1]) and history.history["dsm"][-1] > 0
-  # The paper's loss is untouched without the flag; images and toys have no neighbour unit.
-  assert build.build_model(build.resolve(TrainConfig(dataset="csv", dim=16), source),
-                           source).dsm_weight == 0.0
+  # The recipe of a small table turns it on; --recipe=paper keeps the paper's loss; images
+  # and toys have no neighbour unit.
+  assert build.resolve(TrainConfig(dataset="csv"), source).dsm_weight == 10.0
+  assert build.build_model(build.resolve(TrainConfig(dataset="csv", dim=16, recipe="paper"),
+                                         source), source).dsm_weight == 0.0
   with pytest.raises(ValueError, match="--dsm_weight is for tables"):
     build.dsm_noise_std(TrainConfig(dataset="8gaussians", dsm_weight=1.0),
                         data_lib.load_dataset("8gaussians"))
