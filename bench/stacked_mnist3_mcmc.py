@@ -48,9 +48,8 @@ def samplers(args, model):
 
 
 def main():
-  p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog=__doc__.split("\n", 2)[2])
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--model_dirs", required=True, help="comma-separated train.py model_dirs")
   p.add_argument("--data_dir", required=True, help="the MNIST IDX files (../shared/data)")
   p.add_argument("--classifier", required=True, help="engan_tf.metrics.mnist_classifier's")
