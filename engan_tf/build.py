@@ -33,6 +33,8 @@ def recipe_choices(config, source):
              if getattr(config, key) == getattr(defaults, key) and getattr(config, key) != value}
   if config.select_metric:  # a selected checkpoint is one run's: no ensemble
     choices.pop("ensemble_size", None)
+  if config.model == "wgan_gp":  # the baseline keeps its own critic loss
+    choices.pop("dsm_weight", None)
   return choices
 
 

@@ -216,6 +216,7 @@ def test_dsm_term_trains_on_a_table_with_sigma_in_neighbour_spacings(tmp_path):
   # The recipe of a small table turns it on; --recipe=paper keeps the paper's loss; images
   # and toys have no neighbour unit.
   assert build.resolve(TrainConfig(dataset="csv"), source).dsm_weight == 10.0
+  assert build.resolve(TrainConfig(dataset="csv", model="wgan_gp"), source).dsm_weight == 0.0
   assert build.build_model(build.resolve(TrainConfig(dataset="csv", dim=16, recipe="paper"),
                                          source), source).dsm_weight == 0.0
   with pytest.raises(ValueError, match="--dsm_weight is for tables"):
