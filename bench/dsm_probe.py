@@ -65,13 +65,10 @@ def main():
   import anomaly_suite as suite
   from engan_tf import losses, recipes
   from sklearn.metrics import roc_auc_score
-  from sklearn.neighbors import NearestNeighbors
   base, _, anomaly_class = args.dataset.rpartition("_")
   ds = (suite.build_sklearn_table("breast_cancer") if args.dataset == "breast_cancer"
         else suite.build_sklearn_table(base, int(anomaly_class)))
-  low, high = ds.x_train.min(0), ds.x_train.max(0)
-  scale = lambda x: ((x - low) / np.where(high > low, high - low, 1.0)).astype(np.float32)
-  x_train, x_test = scale(ds.x_train), scale(ds.x_test)
+  x_train, x_test = suite.minmax_fit_apply(ds.x_train, ds.x_test)
   sigma = args.sigma * recipes.neighbour_spacing(x_train)
   keras.utils.set_random_seed(args.seed)
   net, energy = energy_network(x_train.shape[1], args.architecture)
@@ -91,7 +88,7 @@ def main():
   for _ in range(args.steps):
     loss = step(tf.constant(x_train[rng.choice(len(x_train), args.batch_size)]))
   e, score_norm = losses.energy_and_score_norm(energy, tf.constant(x_test))
-  knn = NearestNeighbors(n_neighbors=5).fit(x_train).kneighbors(x_test)[0].mean(1)
+  knn = suite.make_detector("knn", args.seed, None).fit(x_train)(x_test)
   print(json.dumps({**vars(args), "sigma_abs": round(sigma, 4), "final_loss": float(loss),
                     "seconds": round(time.time() - start, 1),
                     "auroc_energy": round(roc_auc_score(ds.y_test, e.numpy()), 3),

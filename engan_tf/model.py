@@ -104,10 +104,11 @@ class EnGAN(adversarial.AdversarialEnergyModel):
       dsm = tf.reduce_mean(losses.denoising_residual(grad[n:], eps, self.dsm_sigma))
     e_fake = self.energy(x_fake, training=True)
     e_loss = losses.energy_loss(e_real, e_fake, score_norm, self.lambda_penalty)
-    metrics = dict(zip(self.critic_metrics, (e_real, e_fake, score_norm, e_loss)))
     if self.dsm_weight:
       e_loss += self.dsm_weight * dsm
-      metrics.update(e_loss=e_loss, dsm=dsm)
+    metrics = dict(zip(self.critic_metrics, (e_real, e_fake, score_norm, e_loss)))
+    if self.dsm_weight:
+      metrics["dsm"] = dsm
     return e_loss, metrics
 
   def generator_update(self, noise, batch, scale):
