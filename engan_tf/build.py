@@ -57,6 +57,11 @@ def default_jit_compile(networks):
           or bool(tf.config.list_physical_devices("GPU")))
 
 
+# A toy density has no finite training set: its neighbour spacing is that of this many draws
+# (the most recipes.neighbour_spacing looks at).
+DSM_REFERENCE_ROWS = 2_000
+
+
 def latent_sampler(config):
   """The n_mcmc hook of Algorithm 1 for config, or None (z from the prior)."""
   if not config.mcmc_steps:
@@ -67,14 +72,18 @@ def latent_sampler(config):
 
 def dsm_noise_std(config, source):
   """The denoising score-matching noise's std in the model's feature units: --dsm_sigma
-  neighbour spacings of the training rows (recipes.neighbour_spacing); 0 without
-  --dsm_weight, or for a source without training rows (a restored model that only infers)."""
+  neighbour spacings (recipes.neighbour_spacing) of the training rows, or for a toy density
+  of DSM_REFERENCE_ROWS points drawn from it; 0 without --dsm_weight, or for a table without
+  training rows (a restored model that only infers)."""
   if not config.dsm_weight:
     return 0.0
-  if source.kind != "tabular":
-    raise ValueError(f"--dsm_weight is for tables (--dataset=csv, kddcup99), not "
+  if source.kind == "toy":
+    x_train = source.toy_density.sample(tf.constant([config.seed, 0]), DSM_REFERENCE_ROWS).numpy()
+  elif source.kind == "tabular":
+    x_train = source.anomaly.x_train if source.anomaly is not None else None
+  else:
+    raise ValueError(f"--dsm_weight is for tables and toy densities, not "
                      f"--dataset={config.dataset}")
-  x_train = source.anomaly.x_train if source.anomaly is not None else None
   if x_train is None or len(x_train) < 2:
     return 0.0
   return config.dsm_sigma * recipes.neighbour_spacing(x_train)

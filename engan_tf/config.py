@@ -99,13 +99,13 @@ class TrainConfig:
       1.0, "Weight of the entropy term in the generator's loss, L_G = mean E(G(z)) + w * L_H "
       "(1: the paper); with --entropy=logdet, G targets exp(-E / w).")
   dsm_weight: float = option(
-      0.0, "> 0 (tables): the energy's loss also has this weight times denoising score "
-      "matching at noise std --dsm_sigma, so E rises away from the training rows instead of "
-      "staying flat there (engan_tf/losses.py; 0: the paper's Algorithm 1).")
+      0.0, "> 0 (tables, toy densities): the energy's loss also has this weight times "
+      "denoising score matching at noise std --dsm_sigma, so E rises away from the training "
+      "rows instead of staying flat there (engan_tf/losses.py; 0: the paper's Algorithm 1).")
   dsm_sigma: float = option(
       2.0, "With --dsm_weight: the noise's std in units of the training rows' neighbour "
-      "spacing (median distance to the 5th nearest row / sqrt(features); "
-      "engan_tf/recipes.py).")
+      "spacing (median distance to the 5th nearest row / sqrt(features), of 2,000 draws for "
+      "a toy density; engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "

@@ -1,5 +1,6 @@
 """The CSV data set (--dataset=csv): preprocessing, split and the errors a user can act on."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -213,14 +214,19 @@ def test_dsm_term_trains_on_a_table_with_sigma_in_neighbour_spacings(tmp_path):
   assert model.dsm_sigma == pytest.approx(2.0 * recipes.neighbour_spacing(source.anomaly.x_train))
   history = model.fit(source.train_dataset(16, 2, 0), steps_per_epoch=2, epochs=1, verbose=0)
   assert np.isfinite(history.history["dsm"][-1]) and history.history["dsm"][-1] > 0
-  # The recipe of a small table turns it on; --recipe=paper keeps the paper's loss; images
-  # and toys have no neighbour unit.
+  # The recipe of a small table turns it on; --recipe=paper keeps the paper's loss; a toy
+  # density's unit is the spacing of draws from it; images have no neighbour unit.
   assert build.resolve(TrainConfig(dataset="csv"), source).dsm_weight == 10.0
   assert build.resolve(TrainConfig(dataset="csv", model="wgan_gp"), source).dsm_weight == 0.0
   assert build.build_model(build.resolve(TrainConfig(dataset="csv", dim=16, recipe="paper"),
                                          source), source).dsm_weight == 0.0
-  with pytest.raises(ValueError, match="--dsm_weight is for tables"):
-    build.dsm_noise_std(TrainConfig(dataset="8gaussians", dsm_weight=1.0),
-                        data_lib.load_dataset("8gaussians"))
+  toy = data_lib.load_dataset("8gaussians")
+  toy_sigma = build.dsm_noise_std(TrainConfig(dataset="8gaussians", dsm_weight=1.0), toy)
+  draws = toy.toy_density.sample(tf.constant([0, 0]), build.DSM_REFERENCE_ROWS).numpy()
+  assert toy_sigma == pytest.approx(2.0 * recipes.neighbour_spacing(draws))
+  assert 0 < toy_sigma < toy.toy_density.mode_std  # 250 draws per mode lie closer than its std
+  with pytest.raises(ValueError, match="--dsm_weight is for tables and toy densities"):
+    build.dsm_noise_std(TrainConfig(dataset="cifar10", dsm_weight=1.0),
+                        dataclasses.replace(toy, kind="image"))
   with pytest.raises(ValueError, match="--dsm_sigma must be > 0"):
     TrainConfig(dsm_weight=1.0, dsm_sigma=0.0).validate()
