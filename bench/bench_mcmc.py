@@ -11,6 +11,7 @@ repeat, so both see the same machine state; the ratio is of the medians.
 
   taskset -c 0 python bench/bench_mcmc.py --threads=1      # table + bench/results/bench_mcmc.json
   python bench/bench_mcmc.py --toy_chains=10000 --image_chains=1000 --steps=20
+  taskset -c 0 python bench/bench_mcmc.py --threads=1 --xla   # + the sampler under XLA
 """
 
 import json
@@ -28,13 +29,16 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import machine  # noqa: E402
 
-flags.DEFINE_integer("toy_chains", 10000, "Chains for the toy (2-D, latent 2) generator.")
-flags.DEFINE_integer("image_chains", 1000, "Chains for the 28x28 dcgan28 generator.")
+flags.DEFINE_integer("toy_chains", 10000, "Chains for the toy (2-D, latent 2) generator "
+                     "(0: skip the toy rows).")
+flags.DEFINE_integer("image_chains", 1000, "Chains for the 28x28 dcgan28 generator (0: skip).")
 flags.DEFINE_integer("image_latent_dim", 100, "Latent size of the 28x28 generator.")
 flags.DEFINE_integer("steps", 20, "MALA steps per timed call.")
 flags.DEFINE_integer("repeats", 5, "Timed calls per row.")
 flags.DEFINE_integer("threads", 0, "Threads for TensorFlow and PyTorch (0: their defaults).")
 flags.DEFINE_bool("torch", True, "Time the PyTorch MALA beside the latent rows.")
+flags.DEFINE_bool("xla", False, "Also time the latent rows with the sampler's graph compiled "
+                  "by XLA (tf.function(jit_compile=True); the library's sampler does not).")
 flags.DEFINE_string("output", os.path.join(HERE, "results", "bench_mcmc.json"),
                     "JSON output path.")
 FLAGS = flags.FLAGS
@@ -84,6 +88,8 @@ def main(argv):
   ]
   rows = []
   for name, space, family, shape, latent_dim, chains in cases:
+    if not chains:  # --image_chains=0 (or --toy_chains=0) skips those rows
+      continue
     energy, generator, _ = networks.build_networks(family, shape, latent_dim)
     z = tf.random.stateless_normal([chains, latent_dim], [0, 0])
 
@@ -97,6 +103,11 @@ def main(argv):
     if space == "latent":
       calls = [timed(lambda: mcmc.latent_mala(energy, generator, z, FLAGS.steps, 0.01,
                                               seed=1).z.numpy())]
+      if FLAGS.xla:
+        xla_graph = tf.function(mcmc._mala_graph.python_function, jit_compile=True)  # pylint: disable=protected-access
+        xla_args = (energy, generator, z, tf.constant(FLAGS.steps), tf.constant(0.01),
+                    tf.constant(1.0), "none", tf.constant([1, 0]))
+        calls.append(timed(lambda: xla_graph(*xla_args)[0].numpy()))
       if torch_reference is not None:
         nets = (torch_reference.toy_networks(latent_dim) if family == "mlp512"
                 else torch_reference.dcgan28_networks(latent_dim))
@@ -107,14 +118,19 @@ def main(argv):
       calls = [timed(lambda: mcmc.data_mala(energy, x, FLAGS.steps, 0.01, seed=1).x.numpy())]
     samples = _rates(calls, chains, FLAGS.repeats)
     row = {"case": name, "space": space, "networks": family, "chains": chains,
-           "steps": FLAGS.steps, "chain_steps_per_s": _summary(samples[0])}
-    if len(samples) > 1:
-      row["torch_chain_steps_per_s"] = _summary(samples[1])
+           "steps": FLAGS.steps, "chain_steps_per_s": _summary(samples.pop(0))}
+    if FLAGS.xla and space == "latent":
+      row["xla_chain_steps_per_s"] = _summary(samples.pop(0))
+      row["xla_vs_graph"] = (row["xla_chain_steps_per_s"]["median"]
+                             / row["chain_steps_per_s"]["median"])
+    if samples:
+      row["torch_chain_steps_per_s"] = _summary(samples[0])
       row["ratio_vs_torch"] = (row["chain_steps_per_s"]["median"]
                                / row["torch_chain_steps_per_s"]["median"])
     rows.append(row)
     print(f"{name:<36} {chains:>7} chains  {row['chain_steps_per_s']['median']:>12,.0f} "
-          "chain-steps/s")
+          "chain-steps/s" + (f" (XLA {row['xla_vs_graph']:.2f}x)" if "xla_vs_graph" in row
+                             else ""))
 
   report = {"rows": rows, "machine": machine.describe(), "threads": FLAGS.threads,
             "tensorflow": tf.__version__}
