@@ -104,7 +104,8 @@ def main(argv):
       calls = [timed(lambda: mcmc.latent_mala(energy, generator, z, FLAGS.steps, 0.01,
                                               seed=1).z.numpy())]
       if FLAGS.xla:
-        xla_graph = tf.function(mcmc._mala_graph.python_function, jit_compile=True)  # pylint: disable=protected-access
+        # The library's own sampler graph, compiled by XLA (pylint: protected-access).
+        xla_graph = tf.function(mcmc._mala_graph.python_function, jit_compile=True)
         xla_args = (energy, generator, z, tf.constant(FLAGS.steps), tf.constant(0.01),
                     tf.constant(1.0), "none", tf.constant([1, 0]))
         calls.append(timed(lambda: xla_graph(*xla_args)[0].numpy()))

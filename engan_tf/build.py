@@ -78,7 +78,8 @@ def dsm_noise_std(config, source):
   if not config.dsm_weight:
     return 0.0
   if source.kind == "toy":
-    x_train = source.toy_density.sample(tf.constant([config.seed, 0]), DSM_REFERENCE_ROWS).numpy()
+    seed = tf.constant([config.seed, 0])
+    x_train = source.toy_density.sample(seed, DSM_REFERENCE_ROWS).numpy()
   elif source.kind == "tabular":
     x_train = source.anomaly.x_train if source.anomaly is not None else None
   else:
