@@ -74,7 +74,7 @@ def dsm_noise_std(config, source):
   """The denoising score-matching noise's std in the model's feature units: --dsm_sigma
   neighbour spacings (recipes.neighbour_spacing) of the training rows, or for a toy density
   of DSM_REFERENCE_ROWS points drawn from it; 0 without --dsm_weight, or for a table without
-  training rows (a restored model that only infers)."""
+  training rows (a restored model that only infers) or fewer than two distinct ones."""
   if not config.dsm_weight:
     return 0.0
   if source.kind == "toy":
@@ -85,7 +85,7 @@ def dsm_noise_std(config, source):
   else:
     raise ValueError(f"--dsm_weight is for tables and toy densities, not "
                      f"--dataset={config.dataset}")
-  if x_train is None or len(x_train) < 2:
+  if x_train is None:
     return 0.0
   return config.dsm_sigma * recipes.neighbour_spacing(x_train)
 

@@ -52,6 +52,14 @@ def test_the_tabular_recipe_ensembles_and_adds_denoising_to_small_tables_only():
   assert recipes.tabular(n_train=50_000, n_features=10)["dsm_weight"] == 0.0
 
 
+def test_the_neighbour_spacing_counts_repeated_rows_once():
+  # KDD99's attack traffic repeats rows: counted with their copies, the 5th nearest row is
+  # at distance 0 and the denoising term's noise would silently be 0.
+  rows = np.repeat(np.arange(40.0).reshape(20, 2), 8, axis=0)
+  assert recipes.neighbour_spacing(rows) == recipes.neighbour_spacing(np.unique(rows, axis=0)) > 0
+  assert recipes.neighbour_spacing(np.ones([9, 3])) == 0.0  # one distinct row: no noise scale
+
+
 def test_the_recipe_ensembles_only_when_the_user_left_ensemble_size_unset():
   class SmallTable:  # a DataSource's recipe, as engan_tf.data.tabular sets it
     recipe = recipes.tabular(n_train=500, n_features=4)
