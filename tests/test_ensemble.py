@@ -44,12 +44,14 @@ def test_the_ensemble_energy_is_the_mean_of_standardised_members():
   assert ensemble.standardisation(lambda v, training: tf.zeros([len(v)]), x).spread == 1.0
 
 
-def test_the_tabular_recipe_ensembles_and_adds_denoising_to_small_tables_only():
-  assert recipes.tabular(n_train=500, n_features=10)["ensemble_size"] == 3
+def test_the_tabular_recipe_ensembles_small_tables_and_denoises_every_table():
+  small, large = (recipes.tabular(n_train=n, n_features=10) for n in (500, 50_000))
   assert recipes.tabular(n_train=recipes.ENSEMBLE_MAX_ROWS, n_features=10)["ensemble_size"] == 3
-  assert recipes.tabular(n_train=50_000, n_features=10)["ensemble_size"] == 1
-  assert recipes.tabular(n_train=500, n_features=10)["dsm_weight"] == recipes.SMALL_TABLE_DSM_WEIGHT
-  assert recipes.tabular(n_train=50_000, n_features=10)["dsm_weight"] == 0.0
+  assert (small["ensemble_size"], large["ensemble_size"]) == (3, 1)
+  assert (small["networks"], small["dsm_weight"], small["energy_learning_rate"]) == (
+      "kdd_quadratic_energy", recipes.SMALL_TABLE_DSM_WEIGHT, 5e-5)
+  assert (large["networks"], large["dsm_weight"], large["energy_learning_rate"]) == (
+      "kdd_swish_energy", recipes.LARGE_TABLE_DSM_WEIGHT, 5e-4)
 
 
 def test_the_neighbour_spacing_counts_repeated_rows_once():
