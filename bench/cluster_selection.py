@@ -345,6 +345,10 @@ def report(data):
 def main(argv):
   del argv
   data = common.load(FLAGS.selection_output)
+  # The wall's post-hoc records rebuild each fold from the data: the same subsample or none.
+  if data.setdefault("dev_max_rows", FLAGS.dev_max_rows) != FLAGS.dev_max_rows:
+    raise app.UsageError(f"{FLAGS.selection_output} was run with --dev_max_rows="
+                         f"{data['dev_max_rows']}; pass the same value")
   if FLAGS.report_only:
     print(report(data))
     return
