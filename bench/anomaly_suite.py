@@ -103,6 +103,15 @@ The threshold is the 95th percentile of the x_val scores. Reported per T:
   `normal.` traffic. Types with few training rows (pod, nmap: a few hundred) are the
   interesting contrast to smurf/neptune, which dominate the training half.
 
+Development split (`--development_split`)
+-----------------------------------------
+For choices: kdd99, kddrev and kdd_lto_* built from the training half alone, split again
+50/50 the same way (engan_tf.data.tabular.split_halves): the second quarter plays the test
+half, with its labelled rows the protocols leave out of training (kdd99's `normal.`
+traffic, kddrev's attacks, the held-out type). No row of the test half is used. The other
+sets put every anomalous row in their test set and have no such split.
+bench/decision_rule_selection.py reads these records.
+
 Detectors
 ---------
 Common interface: `detector.fit(x_train) -> score_fn`, `score_fn(x) -> [n] float`, higher =
@@ -162,6 +171,10 @@ flags.DEFINE_integer("engan_max_train_rows", 0,
                      "At most this many training rows for engan (0: all).")
 flags.DEFINE_integer("lto_max_test_rows", 20_000,
                      "Leave-type-out: at most this many seen-type (and normal-traffic) test rows.")
+flags.DEFINE_bool("development_split", False,
+                  "Build kdd99, kddrev and kdd_lto_* from the training half alone (split "
+                  "again 50/50, engan_tf.data.tabular.split_halves): no test-half row is used. "
+                  "For choices; the other sets have no such split.")
 flags.DEFINE_float("val_share", 0.1, "Share of the normal training rows held out as x_val.")
 flags.DEFINE_integer("split_seed", 42, "Seed of every data split (fixed across --seeds).")
 flags.DEFINE_string("data_dir", _DEFAULT_DATA_DIR,
@@ -275,21 +288,22 @@ def _kdd_from_rows(name, table, train_rows, test_rows, y_test, val_share, split_
                         extra_sets=dict(zip(extra_rows, extra)))
 
 
-def build_kdd99(table, split_seed=42, val_share=0.1):
+def build_kdd99(table, split_seed=42, val_share=0.1, development=False):
   """The paper protocol (engan_tf.data.kdd): attacks train, `normal.` traffic is the anomaly."""
   from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
   is_anomaly = table.is_normal_traffic.astype(np.int64)
-  train_rows, test_rows = tabular.anomaly_split(is_anomaly, split_seed, 0.2)
+  train_rows, test_rows = tabular.anomaly_split(is_anomaly, split_seed, 0.2, development)
   return _kdd_from_rows("kdd99", table, train_rows, test_rows, is_anomaly[test_rows],
                         val_share, split_seed,
                         "paper protocol: trains on attacks, anomaly = normal. traffic")
 
 
-def build_kddrev(table, split_seed=42, val_share=0.1, anomaly_share=0.2):
+def build_kddrev(table, split_seed=42, val_share=0.1, anomaly_share=0.2, development=False):
   """KDDRev: `normal.` traffic trains, attacks are the anomalies, 20% of the test set."""
   from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
   is_attack = (~table.is_normal_traffic).astype(np.int64)
-  train_rows, test_rows = tabular.anomaly_split(is_attack, split_seed, anomaly_share)
+  train_rows, test_rows = tabular.anomaly_split(is_attack, split_seed, anomaly_share,
+                                                development)
   return _kdd_from_rows("kddrev", table, train_rows, test_rows, is_attack[test_rows],
                         val_share, split_seed,
                         f"normal traffic trains; test attacks subsampled to {anomaly_share:.0%}")
@@ -376,15 +390,14 @@ def build_sklearn_table(name, anomaly_class=None, split_seed=42, val_share=0.1):
 
 
 def build_kdd_leave_type_out(table, held_out, mode="paper", split_seed=42, val_share=0.1,
-                             max_test_rows=20_000):
+                             max_test_rows=20_000, development=False):
   """kdd_lto_<mode>_<type>: refit without `held_out` (e.g. "smurf"); see the module docstring."""
+  from engan_tf.data import tabular  # pylint: disable=g-import-not-at-top
   if mode not in ("paper", "all"):
     raise ValueError(f"mode must be paper or all, got {mode!r}")
   label = held_out if held_out.endswith(".") else held_out + "."
-  n = len(table.labels)
   # The project's 50/50 split (the same halves as kdd99 and kddrev).
-  perm = np.random.RandomState(split_seed).permutation(n)
-  train_half, test_half = perm[:n // 2], perm[n // 2:]
+  train_half, test_half = tabular.split_halves(len(table.labels), split_seed, development)
   is_type = table.labels == label
   if not is_type.any():
     raise ValueError(f"no {label!r} rows in the table")
@@ -705,9 +718,11 @@ def expand_datasets(names):
 class DatasetFactory:
   """Builds data sets by name, parsing the KDD file and MNIST once."""
 
-  def __init__(self, data_dir, split_seed, val_share, lto_max_test_rows, mnist_cap):
+  def __init__(self, data_dir, split_seed, val_share, lto_max_test_rows, mnist_cap,
+               development=False):
     self.data_dir, self.split_seed, self.val_share = data_dir, split_seed, val_share
     self.lto_max_test_rows, self.mnist_cap = lto_max_test_rows, mnist_cap
+    self.development = development
     self._kdd = self._mnist = None
 
   def kdd(self):
@@ -719,16 +734,20 @@ class DatasetFactory:
     return self._kdd
 
   def build(self, name) -> AnomalyDataset:
-    s, v = self.split_seed, self.val_share
+    s, v, dev = self.split_seed, self.val_share, self.development
     if name == "kdd99":
-      return build_kdd99(self.kdd(), s, v)
+      return build_kdd99(self.kdd(), s, v, dev)
     if name == "kddrev":
-      return build_kddrev(self.kdd(), s, v)
+      return build_kddrev(self.kdd(), s, v, development=dev)
+    if dev and not name.startswith("kdd_lto_"):
+      # The other sets put every anomalous row in their test set: none is left to carve.
+      raise ValueError(f"{name} has no development split (only kdd99, kddrev, kdd_lto_*)")
     if name in ("http", "smtp"):
       return build_odds_service(self.kdd().columns, name, s, v)
     if name.startswith("kdd_lto_"):
       _, _, mode, held_out = name.split("_", 3)
-      return build_kdd_leave_type_out(self.kdd(), held_out, mode, s, v, self.lto_max_test_rows)
+      return build_kdd_leave_type_out(self.kdd(), held_out, mode, s, v, self.lto_max_test_rows,
+                                      dev)
     if name.startswith("mnist_"):
       if self._mnist is None:
         self._mnist = load_mnist(os.path.join(self.data_dir, "mnist"))
@@ -911,13 +930,15 @@ def main(argv):
     detectors.remove("engan")
   seeds = [int(s) for s in FLAGS.seeds]
   factory = DatasetFactory(FLAGS.data_dir, FLAGS.split_seed, FLAGS.val_share,
-                           FLAGS.lto_max_test_rows, FLAGS.mnist_max_train_rows)
+                           FLAGS.lto_max_test_rows, FLAGS.mnist_max_train_rows,
+                           FLAGS.development_split)
   results: List[dict] = []
   record = {"command": " ".join(sys.argv), "cpu": cpu_model(),
             "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "flags": {f: getattr(FLAGS, f) for f in (
                 "detectors", "datasets", "seeds", "max_train_rows", "mnist_max_train_rows",
-                "lto_max_test_rows", "val_share", "split_seed", "engan_params")},
+                "lto_max_test_rows", "val_share", "split_seed", "engan_params",
+                "engan_max_train_rows", "development_split")},
             "datasets": {}, "results": results}
   start = time.perf_counter()
   if os.path.dirname(FLAGS.output):

@@ -152,6 +152,27 @@ def test_leave_type_out_trains_without_the_held_out_type(table, mode):
   assert out.group == "lto"
 
 
+def test_the_development_split_uses_no_row_of_the_test_half():
+  # Tables whose labels say which half a row is in: a row of the test half would show up.
+  n = 400
+  train_half, _ = tabular.split_halves(n, 42)
+  in_train_half = np.zeros(n, bool)
+  in_train_half[train_half] = True
+  columns = synthetic_kdd_columns(n)
+  columns["duration"] = np.where(in_train_half, 0.0, 1.0)  # the first numeric feature
+  table = suite.kdd_table_from_columns(kdd.SCHEMA, columns)
+  factory = suite.DatasetFactory("", 42, 0.1, 1000, 1000, development=True)
+  factory._kdd = table  # pylint: disable=protected-access
+  for name in ("kdd99", "kddrev", "kdd_lto_all_back", "kdd_lto_paper_smurf"):
+    ds = factory.build(name)
+    for x in (ds.x_train, ds.x_val, ds.x_test):  # scaled on a constant 0 column: 0 stays 0
+      assert np.all(x[:, 0] == 0.0), name
+    assert ds.y_test.sum() > 0, name
+  assert table.features[~in_train_half, 0].min() > 0  # the marker survives preprocessing
+  with pytest.raises(ValueError, match="no development split"):
+    factory.build("digits_0")
+
+
 def test_held_out_class_matches_the_projects_mnist_split():
   labels = np.random.RandomState(0).randint(10, size=500)
   x = np.arange(500, dtype=np.float32)[:, None]  # the row index as the feature
@@ -226,3 +247,31 @@ def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkey
   assert r["is_anomaly_false_alarm"] == pytest.approx(1 / 3)
   table = suite.markdown_tables([dict(r, group="main")])
   assert "| toy | 0.667 / 0.333 |" in table
+
+
+def test_the_decision_rule_criterion_averages_families_and_keeps_the_own_rule_on_ties():
+  path = os.path.join(os.path.dirname(_PATH), "decision_rule_selection.py")
+  spec = importlib.util.spec_from_file_location("decision_rule_selection", path)
+  rules = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(rules)
+
+  def engan(dataset, chosen, energy, score_norm, mix, seed=0):
+    return {"detector": "engan", "dataset": dataset, "seed": seed, "decision_function": chosen,
+            "auroc_energy": energy, "auroc_score_norm": score_norm, "auroc_mix": mix}
+
+  results = [engan("kdd99", "energy", 0.90, 0.99, 0.96),
+             engan("kdd99", "energy", 0.92, 0.97, 0.96, seed=1),
+             engan("kddrev", "score_norm", 0.99, 0.98, 0.99),
+             engan("kdd_lto_all_smurf", "score_norm", 0.95, 0.85, 0.87),
+             engan("kdd_lto_all_back", "energy", 0.30, 0.80, 0.75),
+             engan("mnist_0", "energy", 0.0, 0.0, 0.0),  # not a development family
+             {"detector": "knn", "dataset": "kddrev", "seed": 0, "auroc": 0.5}]
+  scores, table, seeds = rules.criterion(results)
+  assert seeds == [0, 1]
+  assert table["own"]["kdd99"] == pytest.approx(0.91)  # seeds averaged
+  assert table["own"]["kdd_lto_all"] == pytest.approx((0.85 + 0.30) / 2)  # types averaged
+  assert scores["own"] == pytest.approx((0.91 + 0.98 + 0.575) / 3)  # families averaged
+  assert scores["mix"] == pytest.approx((0.96 + 0.99 + 0.81) / 3)
+  assert scores["knn"] == pytest.approx(0.5)
+  assert rules.choose(scores) == "score_norm"  # 0.928 beats mix 0.920 and own 0.822
+  assert rules.choose({"own": 0.90, "energy": 0.905, "score_norm": 0.909, "mix": 0.88}) == "own"

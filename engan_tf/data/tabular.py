@@ -277,6 +277,27 @@ def apply_preprocessing(preprocessing, schema, columns, rows=None, batch=100_000
   return np.concatenate(out).astype(np.float32)
 
 
+def split_halves(n, split_seed=42, development=False, rng=None):
+  """(train_half, test_half): row indices of the seeded 50/50 split of n rows (the first
+  floor(n/2) of a permutation train); `development`: the training half split again the same
+  way (its two halves; no row of the test half). rng: the RandomState(split_seed) to draw the
+  permutation from (anomaly_split goes on drawing from it).
+
+  >>> train, test = split_halves(10)
+  >>> sorted(np.concatenate([train, test])) == list(range(10)), len(train)
+  (True, 5)
+  >>> dev_train, dev_test = split_halves(10, development=True)
+  >>> sorted(np.concatenate([dev_train, dev_test])) == sorted(train)
+  True
+  """
+  perm = (rng or np.random.RandomState(split_seed)).permutation(n)
+  train_half, test_half = perm[:n // 2], perm[n // 2:]
+  if development:
+    inner = np.random.RandomState(split_seed + 2).permutation(train_half)
+    train_half, test_half = inner[:len(inner) // 2], inner[len(inner) // 2:]
+  return train_half, test_half
+
+
 def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None, development=False):
   """(train_rows, test_rows): 50/50 split; train keeps normal rows; test optionally at rho.
 
@@ -295,11 +316,7 @@ def anomaly_split(is_anomaly, split_seed=42, test_anomaly_share=None, developmen
   """
   is_anomaly = np.asarray(is_anomaly).astype(bool)
   rng = np.random.RandomState(split_seed)
-  perm = rng.permutation(len(is_anomaly))
-  train_half, test_half = perm[:len(perm) // 2], perm[len(perm) // 2:]
-  if development:
-    inner = np.random.RandomState(split_seed + 2).permutation(train_half)
-    train_half, test_half = inner[:len(inner) // 2], inner[len(inner) // 2:]
+  train_half, test_half = split_halves(len(is_anomaly), split_seed, development, rng)
   train_rows = train_half[~is_anomaly[train_half]]
   if test_anomaly_share is not None:
     normal, anomalous = test_half[~is_anomaly[test_half]], test_half[is_anomaly[test_half]]
