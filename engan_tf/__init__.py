@@ -12,11 +12,12 @@ loads):
   engan_tf.AnomalyDetector          a scikit-learn-style outlier detector
   engan_tf.EnGAN, engan_tf.TrainConfig      for writing your own fit loop or config
 
-Example:
+Example (trains a model and writes /tmp/8g: not run by the doctests):
   >>> import engan_tf
-  >>> engan_tf.train(dataset="8gaussians", model_dir="/tmp/8g", train_steps=500)
-  >>> model = engan_tf.load("/tmp/8g")
-  >>> model.sample(16).shape
+  >>> result = engan_tf.train(dataset="8gaussians", model_dir="/tmp/8g",  # doctest: +SKIP
+  ...                         train_steps=500)
+  >>> model = engan_tf.load("/tmp/8g")  # doctest: +SKIP
+  >>> model.sample(16).shape  # doctest: +SKIP
   (16, 2)
 """
 

@@ -29,10 +29,16 @@ checkpoint's step; the training driver saves them in the model_dir
   {"step": 42500, "quantile": 0.95, "decision_function": "score_norm", "fit_on": "validation",
    "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
 
-Example:
-  >>> scores = score(model.energy, source.anomaly.x_test)
-  >>> scores["score_norm"].shape
+Example (a trained model's energy on KDD99's test half: not run by the doctests):
+  >>> scores = score(model.energy, source.anomaly.x_test)  # doctest: +SKIP
+  >>> scores["score_norm"].shape  # doctest: +SKIP
   (247011,)
+
+With the closed-form energy E(x) = ||x||^2 / 2, whose gradient is x:
+  >>> energy = lambda x, training=False: 0.5 * tf.reduce_sum(tf.square(x), axis=-1)
+  >>> scores = score(energy, np.array([[0.0, 0.0], [3.0, 4.0]], np.float32))
+  >>> scores["energy"].tolist(), scores["score_norm"].tolist()
+  ([0.0, 12.5], [0.0, 25.0])
 """
 
 import weakref

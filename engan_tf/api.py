@@ -1,14 +1,17 @@
 """The package's top-level functions: train, load and export in three lines.
 
   >>> import engan_tf
-  >>> engan_tf.train(dataset="8gaussians", model_dir="/tmp/8g", train_steps=500)
-  >>> model = engan_tf.load("/tmp/8g")
-  >>> model.score(x)["energy"], model.sample(16)
-  >>> engan_tf.export("/tmp/8g", "/tmp/exported")
+  >>> result = engan_tf.train(dataset="8gaussians", model_dir="/tmp/8g",  # doctest: +SKIP
+  ...                         train_steps=500)
+  >>> model = engan_tf.load("/tmp/8g")  # doctest: +SKIP
+  >>> model.score(np.zeros([3, 2]))["energy"].shape, model.sample(16).shape  # doctest: +SKIP
+  ((3,), (16, 2))
+  >>> paths = engan_tf.export("/tmp/8g", "/tmp/exported")  # doctest: +SKIP
 
-`train` takes TrainConfig fields as keyword arguments (data-set options such as
-data_path or label_column may be given directly too); `load` reads a model_dir alone (no
-data files) into a `TrainedModel`.
+(The example trains a model and writes /tmp: the doctests skip it.) `train` takes
+TrainConfig fields as keyword arguments (data-set options such as data_path or
+label_column may be given directly too); `load` reads a model_dir alone (no data files)
+into a `TrainedModel`.
 """
 
 import dataclasses

@@ -24,10 +24,19 @@ The model owns its average (`AdversarialEnergyModel(..., ema_decay=0.999)`) and 
 at the end of every generator step inside its train step (in the graph), so the average
 sees every iterate whatever --steps_per_execution is.
 
-Example:
-  >>> average = WeightAverage(model.energy, model.generator, model.latent_dim, decay=0.999)
+Example, with small networks (the evaluation, of the averaged .energy with the model's
+.generator, needs a data set: the doctests do not run it):
+  >>> from engan_tf.networks import build_networks
+  >>> model = build_networks("mlp512", (2,), latent_dim=2, dim=8)
+  >>> average = WeightAverage(model.energy, model.generator, 2, decay=0.999)
+  >>> [round(float(average.kept_share(step)), 4) for step in (1, 2)]   # 0, then d / (1 + d)
+  [0.0, 0.4997]
+  >>> _ = model.energy.weights[0].assign_add(tf.ones_like(model.energy.weights[0]))  # a step
   >>> average.update(step=1)      # after each step (the model's train step does this)
-  >>> evaluation.evaluate(average, source)   # .energy averaged, .generator the model's
+  >>> bool(tf.reduce_all(average.energy.weights[0] == model.energy.weights[0]))   # c = 0
+  True
+  >>> from engan_tf import evaluation  # doctest: +SKIP
+  >>> result = evaluation.evaluate(average, source)  # doctest: +SKIP
 """
 
 import keras

@@ -7,9 +7,20 @@ optimizers whose slots exist before `fit` (call it inside the strategy's scope).
 the evaluated E and G that --select_metric keeps.
 
 Example:
+  >>> import os, tempfile
+  >>> from engan_tf.config import TrainConfig
+  >>> from engan_tf.data import load_dataset
+  >>> source = load_dataset("8gaussians")
   >>> config = resolve(TrainConfig(dataset="8gaussians"), source)
+  >>> config.networks, config.latent_dim   # the data set's defaults
+  ('mlp512', 2)
   >>> model = build_model(config, source)
-  >>> tf.train.Checkpoint(**training_checkpoint(model)).save("/tmp/ckpt")
+  >>> sorted(training_checkpoint(model))
+  ['e_optimizer', 'energy', 'g_optimizer', 'generator', 'rng', 'statistics', 't_optimizer']
+  >>> with tempfile.TemporaryDirectory() as tmp:
+  ...   path = tf.train.Checkpoint(**training_checkpoint(model)).save(os.path.join(tmp, "ckpt"))
+  >>> os.path.basename(path)
+  'ckpt-1'
 """
 
 import dataclasses

@@ -18,8 +18,8 @@ generator steps: StopAtStep and Deadline act at that granularity, and Divergence
 the epoch's running means of the losses after the call, which stay non-finite once any
 step's loss was, so it still stops before the epoch's checkpoint and names the k steps.
 
-Example:
-  >>> model.fit(dataset, steps_per_epoch=100, epochs=50, callbacks=[
+Example (a training run: not run by the doctests; engan_tf.training.prepare builds the list):
+  >>> history = model.fit(dataset, steps_per_epoch=100, epochs=50, callbacks=[  # doctest: +SKIP
   ...     StopAtStep(5000), DivergenceGuard("runs/x/checkpoints"), Checkpointing(manager)])
 """
 

@@ -27,10 +27,12 @@ X is a 2-D numpy array (columns "x0", "x1", ...) or a pandas DataFrame; non-nume
 (object, string, category dtype) and `categorical_columns` are one-hot encoded. A fitted
 detector is a model_dir: everything it needs, preprocessing included, is saved there.
 
-Example:
-  >>> detector = AnomalyDetector(random_state=0).fit(train_rows)
-  >>> detector.predict(new_rows)            # +1 / -1
-  >>> detector.export("exported")           # TF Serving SavedModels
+Example (fit trains a model: the doctests run only the first line):
+  >>> AnomalyDetector(contamination=0.1)    # shows the parameters that are not the defaults
+  AnomalyDetector(contamination=0.1)
+  >>> detector = AnomalyDetector(random_state=0).fit(train_rows)  # doctest: +SKIP
+  >>> labels = detector.predict(new_rows)   # +1 / -1, one per row  # doctest: +SKIP
+  >>> paths = detector.export("exported")   # TF Serving SavedModels  # doctest: +SKIP
 """
 
 import csv

@@ -5,9 +5,14 @@ that writes the run's files; `writable_dir` is where a worker may write; and
 `distributed_dataset` feeds one input pipeline per worker.
 
 Example:
+  >>> from engan_tf import build, config as config_lib, data
+  >>> source = data.load_dataset("8gaussians")
+  >>> config = build.resolve(config_lib.TrainConfig(dataset="8gaussians"), source)
   >>> strategy = make_strategy("mirrored")   # all local GPUs, or the logical CPUs
   >>> with strategy.scope():
   ...   model = build.build_model(config, source)
+  >>> is_chief(strategy), model.distribute_strategy is strategy   # variables mirrored
+  (True, True)
 """
 
 import os

@@ -20,9 +20,15 @@ Each member is an ordinary resumable run in model_dir/members/<k>/; the ensemble
 files (config.json, the thresholds, final_eval.json, `ensemble.json` with m_k and s_k) are
 in model_dir.
 
-Example:
-  >>> e = EnsembleEnergy([e0, e1], medians=[0.3, 2.0], spreads=[0.1, 4.0])
-  >>> e(x)   # == ((e0(x) - 0.3) / 0.1 + (e1(x) - 2.0) / 4.0) / 2
+Example, with two closed-form member energies:
+  >>> e0 = lambda x, training=False: tf.reduce_sum(x, axis=-1)
+  >>> e1 = lambda x, training=False: tf.reduce_sum(tf.square(x), axis=-1)
+  >>> standardisation(e0, np.arange(8.0).reshape(4, 2))   # E_0 = 1, 5, 9, 13: quartiles 4, 10
+  Standardisation(median=7.0, spread=6.0)
+  >>> e = EnsembleEnergy([e0, e1], [Standardisation(0.3, 0.1), Standardisation(2.0, 4.0)])
+  >>> x = tf.constant([[1.0, 1.0]])
+  >>> round(float(e(x)[0]), 3)   # == ((e0(x) - 0.3) / 0.1 + (e1(x) - 2.0) / 4.0) / 2
+  8.5
 """
 
 from typing import List, NamedTuple

@@ -5,9 +5,15 @@
 The score penalty is taken at the real data only ("score penalty", not WGAN-GP's
 interpolates); it fixes the scale (temperature) of the energy.
 
-Example:
+Example, with E(x) = ||x||^2 / 2 (so grad_x E(x) = x):
+  >>> energy_fn = lambda x, training=False: 0.5 * tf.reduce_sum(tf.square(x), axis=-1)
+  >>> x_real, x_fake = tf.ones([4, 2]), tf.zeros([4, 2])
   >>> e_real, sq_norm = energy_and_score_norm(energy_fn, x_real)
+  >>> e_real.numpy().tolist(), sq_norm.numpy().tolist()
+  ([1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0])
   >>> loss = energy_loss(e_real, energy_fn(x_fake), sq_norm, lambda_penalty=0.1)
+  >>> round(float(loss), 3)   # 1 - 0 + 0.1 * 2
+  1.2
 """
 
 import tensorflow as tf

@@ -29,13 +29,16 @@ target acceptance rate (0.574 is optimal for MALA, Roberts & Rosenthal 1998) and
 the adapted alpha, which sampling then keeps fixed (adapting forever would break
 detailed balance).
 
-Example:
-  >>> z0 = tf.random.normal([1000, 2])
-  >>> burn = adapt_step_size(model.energy, z0, num_steps=100, step_size=0.01,
-  ...                        generator_fn=model.generator)
-  >>> result = latent_mala(model.energy, model.generator, burn.state, num_steps=100,
-  ...                      step_size=burn.step_size, seed=0)
-  >>> result.x, result.acceptance_rate            # G(z_T) and per-chain acceptance
+Example, with E(x) = ||x||^2 / 2 and G = identity (p(z) = N(0, I), E ||G(z)||^2 = 2):
+  >>> E, G = lambda x, training=False: 0.5 * tf.reduce_sum(x * x, -1), lambda z, training=False: z
+  >>> z0 = tf.random.stateless_normal([1000, 2], seed=[0, 0])
+  >>> burn = adapt_step_size(E, z0, num_steps=100, step_size=0.01, generator_fn=G, seed=0)
+  >>> result = latent_mala(E, G, burn.state, num_steps=100, step_size=burn.step_size, seed=0)
+  >>> result.x.shape, result.acceptance_rate.shape   # G(z_T) and per-chain acceptance
+  (TensorShape([1000, 2]), TensorShape([1000]))
+  >>> mean_sq_norm = tf.reduce_mean(tf.reduce_sum(tf.square(result.x), axis=-1))
+  >>> bool(0.4 < tf.reduce_mean(result.acceptance_rate) < 0.8), bool(abs(mean_sq_norm - 2) < 0.3)
+  (True, True)
 """
 
 import collections

@@ -13,11 +13,18 @@ The loop, the data format and the weight average are shared with the WGAN-GP bas
 (`engan_tf.adversarial.AdversarialEnergyModel`); EnGAN adds the statistics network, the
 entropy term and the latent sampler.
 
-Example:
+Example (the fit, 100 generator steps on 8gaussians, is not run by the doctests):
+  >>> import keras
+  >>> from engan_tf.data import load_dataset
+  >>> from engan_tf.networks import build_networks
   >>> nets = build_networks("mlp512", (2,), latent_dim=2)
   >>> model = EnGAN(*nets, latent_dim=2)
   >>> model.compile(*[keras.optimizers.Adam(1e-4, 0.5, 0.9) for _ in range(3)])
-  >>> model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100, epochs=1)
+  >>> model.step   # generator updates so far
+  0
+  >>> source = load_dataset("8gaussians")
+  >>> history = model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100,  # doctest: +SKIP
+  ...                     epochs=1)
 """
 
 import tensorflow as tf

@@ -8,7 +8,8 @@ class Registry:
     >>> DATASETS = Registry("dataset")
     >>> @DATASETS.register("toy")
     ... def load_toy(**options): ...
-    >>> DATASETS.get("toy")
+    >>> DATASETS.get("toy") is load_toy, DATASETS.names()
+    (True, ['toy'])
   """
 
   def __init__(self, kind):

@@ -29,8 +29,11 @@
 Every write goes through tf.io.gfile (so gs:// and other filesystems work), and JSON files
 are written to a temporary name and renamed, so a crash never leaves half a file.
 
-Example:
-  >>> run = RunDir("runs/kdd")
+Example (in TensorFlow's in-memory file system; any path works):
+  >>> run = RunDir("ram://runs/kdd")
+  >>> run.write_config(config_lib.TrainConfig(dataset="kddcup99"))
+  >>> run.save_thresholds(AnomalyThresholds(step=42500, thresholds={"score_norm": 1.2e-3,
+  ...                                                              "energy": -3.1}))
   >>> run.read_config().dataset
   'kddcup99'
   >>> run.load_thresholds().threshold

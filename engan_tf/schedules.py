@@ -15,8 +15,9 @@ same with and without a schedule, and a resumed run continues the schedule from 
 restored step counter; the base rates and the schedule come from the command line.
 
 Example:
+  >>> from engan_tf.config import TrainConfig
   >>> decay = LearningRateDecay.from_config(TrainConfig(train_steps=5000, lr_decay_start=0.6))
-  >>> decay.factor_at(4000)   # closed form, in Python
+  >>> decay.factor_at(4000)   # closed form, in Python: s0 = 3000, p = 1000 / 2000
   0.5
 """
 

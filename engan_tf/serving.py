@@ -93,9 +93,9 @@ names that are not numbers) and renamed into place only when both models are com
 the second rename fails, the first is moved back, so both versions appear or neither does.
 An existing version is never overwritten. Every file goes through tf.io.gfile.
 
-Example:
-  >>> paths = export("runs/25gaussians", "/tmp/engan_export")
-  >>> paths["scorer"]
+Example (needs a trained model_dir: not run by the doctests; the version is its step):
+  >>> paths = export("runs/25gaussians", "/tmp/engan_export")  # doctest: +SKIP
+  >>> paths["scorer"]  # doctest: +SKIP
   '/tmp/engan_export/scorer/2000'
 """
 

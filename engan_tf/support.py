@@ -25,10 +25,14 @@ session; BUILD_NOTES). The training driver fits the wall at the end of a tabular
 --select_metric model scores without it, as its thresholds were fit). --support_margin < 0
 turns it off; a model_dir trained before the wall existed has none.
 
-Example:
+Example, with E(x) = sum_i x_i:
+  >>> energy = lambda x, training=False: tf.reduce_sum(x, axis=-1)
   >>> wall = SupportWall(step=1000, margin=0.1, width=0.1, scale=2.0)
   >>> walled = WalledEnergy(energy, wall)
-  >>> walled(x)   # == energy(x) + 2.0 * 0.5 * sum((excess(x, 0.1) / 0.1) ** 2)
+  >>> x = tf.constant([[0.5, 1.05], [1.3, -0.3]])   # inside [-0.1, 1.1]^2; 0.2 out twice
+  >>> # walled(x) == energy(x) + 2.0 * 0.5 * sum((excess(x, 0.1) / 0.1) ** 2): 1.55 + 0, 1 + 8
+  >>> [round(float(v), 3) for v in walled(x)]
+  [1.55, 9.0]
 """
 
 import dataclasses

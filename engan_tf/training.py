@@ -8,11 +8,15 @@ steps and at the end; running the same command again continues from the last che
 A diverging run stops with `TrainingDiverged` before it can write a non-finite checkpoint.
 Every file of the run belongs to its `RunDir` (engan_tf.rundir).
 
-Example:
-  >>> result = train(TrainConfig(dataset="25gaussians", model_dir="/tmp/run", train_steps=200))
-  >>> result["final_eval"]["modes_covered"]
-  >>> restored = restore("/tmp/run")
-  >>> restored.model.energy(x)
+Example (trains a model and writes /tmp/run: not run by the doctests):
+  >>> result = train(TrainConfig(dataset="25gaussians", model_dir="/tmp/run",  # doctest: +SKIP
+  ...                            train_steps=200))
+  >>> result["step"]  # doctest: +SKIP
+  200
+  >>> covered = result["final_eval"]["modes_covered"]   # of the 25  # doctest: +SKIP
+  >>> restored = restore("/tmp/run")  # doctest: +SKIP
+  >>> restored.model.energy(tf.zeros([4, 2])).shape  # doctest: +SKIP
+  TensorShape([4])
 """
 
 import dataclasses

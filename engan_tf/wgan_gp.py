@@ -10,11 +10,18 @@ networks and budget apply; only the objectives differ:
 With this sign convention D is -1 times the critic of the WGAN-GP paper; the losses are
 the same. Use lambda = 10, as the WGAN-GP paper does.
 
-Example:
+Example (the fit, 100 generator steps on 8gaussians, is not run by the doctests):
+  >>> import keras
+  >>> from engan_tf.data import load_dataset
+  >>> from engan_tf.networks import build_networks
   >>> nets = build_networks("mlp512", (2,), latent_dim=2)
   >>> model = WGANGP(nets.energy, nets.generator, latent_dim=2, lambda_penalty=10.0)
   >>> model.compile(keras.optimizers.Adam(1e-4, 0.5, 0.9), keras.optimizers.Adam(1e-4, 0.5, 0.9))
-  >>> model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100, epochs=1)
+  >>> model.step   # generator updates so far
+  0
+  >>> source = load_dataset("8gaussians")
+  >>> history = model.fit(source.train_dataset(256, 5, 0), steps_per_epoch=100,  # doctest: +SKIP
+  ...                     epochs=1)
 """
 
 import tensorflow as tf

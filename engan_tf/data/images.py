@@ -21,10 +21,11 @@ random set of 128 x 10^n such images, drawn with `stack_seed` (fixed; not the ru
 Only the [N, n] digit indices are stored; images are gathered per batch (4 stacks would
 be 4 GB as pixels).
 
-Example:
-  >>> source = load_dataset("stacked_mnist3", data_dir="../shared/data")
-  >>> x = next(iter(source.train_dataset(batch_size=64, n_critic=5, seed=0)))
-  >>> x.shape, source.images.modes.num_modes
+Example (reads the MNIST files, or downloads them: not run by the doctests):
+  >>> from engan_tf.data import load_dataset
+  >>> source = load_dataset("stacked_mnist3", data_dir="../shared/data")  # doctest: +SKIP
+  >>> x = next(iter(source.train_dataset(batch_size=64, n_critic=5, seed=0)))  # doctest: +SKIP
+  >>> x.shape, source.images.modes.num_modes  # doctest: +SKIP
   (TensorShape([64, 5, 28, 28, 3]), 1000)
 """
 

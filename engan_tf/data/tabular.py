@@ -24,11 +24,16 @@ to a share rho (the KDD99 protocol's rho = 0.2 adaptation).
 Both `--dataset=kddcup99` (a CSV with a known schema) and `--dataset=csv` (a user's file)
 are built by `tabular_source`.
 
-Example:
-  >>> schema, columns = read_csv("flows.csv", categorical=["proto"], label_column="attack")
-  >>> prep = build_preprocessing(schema, columns, train_rows=np.arange(1000))
-  >>> prep({c: tf.constant(v[:5]) for c, v in columns.items() if c != "attack"}).shape
-  TensorShape([5, num_features])
+Example (a three-row file in TensorFlow's in-memory file system; any path works):
+  >>> with tf.io.gfile.GFile("ram://flows.csv", "w") as f:
+  ...   f.write("bytes,proto,attack\\n10,tcp,no\\n30,udp,no\\n20,tcp,yes\\n")
+  >>> schema, columns = read_csv("ram://flows.csv", categorical=["proto"], label_column="attack")
+  >>> prep = build_preprocessing(schema, columns, train_rows=np.arange(2))
+  >>> x = prep({c: tf.constant(v[:3]) for c, v in columns.items() if c != "attack"})
+  >>> x.shape   # [batch, num_features]: bytes, then proto's one-hot (tcp, udp)
+  TensorShape([3, 3])
+  >>> np.round(x.numpy(), 3).tolist()   # min-max from rows 0-1: bytes (20 - 10) / (30 - 10)
+  [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.5, 1.0, 0.0]]
 """
 
 import csv

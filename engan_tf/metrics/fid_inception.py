@@ -48,9 +48,9 @@ under a size limit: python -m engan_tf.metrics.fid_inception half \
 The library never imports torch outside `convert`. `load("random")` builds the network
 with a fixed random initialisation: for tests of the wiring only, its FIDs mean nothing.
 
-Example:
-  >>> model = load("~/.engan_tf/fid_inception.weights.h5")
-  >>> feats = features(model, uint8_images)        # [n, 2048] float32
+Example (the converted weights file: not run by the doctests):
+  >>> model = load("~/.engan_tf/fid_inception.weights.h5")  # doctest: +SKIP
+  >>> feats = features(model, uint8_images)        # [n, 2048] float32  # doctest: +SKIP
 """
 
 import hashlib

@@ -34,12 +34,21 @@ JSON line {"fid", "n_real", "n_fake"}:
 `--fid_weights=random` gives the FID network a fixed random initialisation: both check the
 pipeline end to end where no weights are available; their numbers mean nothing.
 
-Example:
-  >>> network = inception_v3("inception_v3.h5")
-  >>> scores, _ = evaluate_generator(model.generator, model.latent_dim,
+Example (weights files, a trained model and its data: not run by the doctests):
+  >>> network = inception_v3("inception_v3.h5")  # doctest: +SKIP
+  >>> scores, _ = evaluate_generator(model.generator, model.latent_dim,  # doctest: +SKIP
   ...                                source.images.reference_images(250), network,
   ...                                fid_network=fid_inception.load())
-  >>> scores["fid"], scores["inception_score"]
+  >>> fid, inception_score_mean = scores["fid"], scores["inception_score"]  # doctest: +SKIP
+
+The two formulas in closed-form cases: the FID of N(0, I) and N((3, 4), 4 I) is
+||mu_r - mu_g||^2 + Tr(I + 4 I - 2 (4 I)^(1/2)) = 25 + 2 = 27; the IS of confident
+predictions spread evenly over 10 classes is 10:
+  >>> round(frechet_distance(np.zeros(2), np.eye(2), np.array([3.0, 4.0]), 4 * np.eye(2)), 6)
+  27.0
+  >>> logits = 100.0 * np.eye(10)[np.arange(100) % 10]
+  >>> round(inception_score(logits, splits=10)[0], 6)
+  10.0
 """
 
 import collections

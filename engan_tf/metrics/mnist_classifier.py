@@ -11,9 +11,10 @@ one below --min_accuracy (99% by default) and writes a .keras file that
 Architecture: conv5x5 32 ReLU, maxpool 2, conv5x5 64 ReLU, maxpool 2, dense 256 ReLU,
 dropout 0.5, dense 10 (logits).
 
-Example:
-  >>> classifier = load_classifier("runs/mnist_classifier.keras")
-  >>> digits = predict_digits(classifier, images)          # images [n, 28, 28, 1] in [-1, 1]
+Example (the trained classifier's file, and images [n, 28, 28, 1] in [-1, 1]: not run by
+the doctests):
+  >>> classifier = load_classifier("runs/mnist_classifier.keras")  # doctest: +SKIP
+  >>> digits = predict_digits(classifier, images)   # int64 [n]  # doctest: +SKIP
 """
 
 import sys

@@ -9,9 +9,13 @@
   out to `outer_half_width`. The mass outside the inner box is reported, so a reader can
   check that widening the box changes nothing.
 
-Example:
+Example, on 10,000 samples of the true density (within 3 std in 2-D: 1 - exp(-4.5) = 0.989):
+  >>> from engan_tf.data.toy import TOY_DENSITIES
+  >>> density = TOY_DENSITIES["25gaussians"]
+  >>> samples = density.sample(tf.constant([0, 0]), 10_000).numpy()
   >>> stats = mode_statistics(samples, density.mode_centers, density.mode_std)
-  >>> stats["modes_covered"], stats["high_quality_fraction"]
+  >>> stats["modes_covered"], round(stats["high_quality_fraction"], 2)
+  (25, 0.99)
 """
 
 import numpy as np

@@ -7,6 +7,7 @@
 An architecture family registers a builder `builder(data_shape, latent_dim, dim) ->
 Networks`; `build_networks(name, ...)` looks it up. Example:
 
+  >>> import tensorflow as tf
   >>> nets = build_networks("mlp512", data_shape=(2,), latent_dim=2)
   >>> nets.energy(tf.zeros([4, 2])).shape
   TensorShape([4])

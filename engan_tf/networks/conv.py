@@ -12,9 +12,12 @@ feature representation of x"). E has no batch normalisation: the score penalty
 ||grad_x E(x)||^2 is per example, and batch statistics would couple the examples.
 
 Example:
+  >>> import numpy as np
   >>> trunk = lambda h, name: layers.Flatten(name=f"{name}_flat")(h)
   >>> e = energy_from_trunk((32, 32, 3), trunk)
   >>> t = statistics_from_trunk((32, 32, 3), 128, trunk, hidden=512)
+  >>> e(np.zeros([2, 32, 32, 3])).shape, t([np.zeros([2, 32, 32, 3]), np.zeros([2, 128])]).shape
+  (TensorShape([2]), TensorShape([2]))
 """
 
 import keras

@@ -10,6 +10,7 @@
 C is data_shape[-1], so 3-channel StackedMNIST works too. `dim` (default 64) is the width.
 
 Example:
+  >>> import tensorflow as tf
   >>> e, g, t = build((28, 28, 1), latent_dim=100, dim=16)
   >>> g(tf.zeros([2, 100])).shape
   TensorShape([2, 28, 28, 1])

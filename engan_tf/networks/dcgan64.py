@@ -8,6 +8,8 @@ With width dim (default 64):
   T: E's trunk (own weights) -> concat z -> Dense 8 dim, LeakyReLU -> Dense 1
 
 Example:
+  >>> import tensorflow as tf
+  >>> from engan_tf.networks import build_networks
   >>> nets = build_networks("dcgan64", (64, 64, 3), latent_dim=100, dim=8)
   >>> nets.energy(tf.zeros([2, 64, 64, 3])).shape
   TensorShape([2])

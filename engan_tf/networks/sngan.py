@@ -12,6 +12,8 @@ Spectral normalisation is not used: EnGAN fixes the energy's scale with the scor
 penalty instead (lambda = 10 for images, appendix 7.2).
 
 Example:
+  >>> import tensorflow as tf
+  >>> from engan_tf.networks import build_networks
   >>> nets = build_networks("sngan32", (32, 32, 3), latent_dim=128, dim=16)
   >>> nets.generator(tf.zeros([2, 128])).shape
   TensorShape([2, 32, 32, 3])
