@@ -26,9 +26,11 @@ Example:
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from engan_tf import config as config_lib
+from engan_tf import data as data_lib
 from engan_tf import networks as networks_lib
 from engan_tf import recipes
 from engan_tf import schedules
@@ -99,6 +101,38 @@ def dsm_noise_std(config, source):
   if x_train is None:
     return 0.0
   return config.dsm_sigma * recipes.neighbour_spacing(x_train)
+
+
+def cap_training_rows(source, config):
+  """`source` fitting on a seeded subsample of at most config.max_train_rows of its normal
+  training rows (the tables' recipe caps large tables: engan_tf/recipes.py); unchanged
+  without a cap or with fewer rows. Validation and test rows are kept whole.
+
+  >>> import numpy as np
+  >>> from engan_tf import data as data_lib
+  >>> from engan_tf.config import TrainConfig
+  >>> x = np.arange(20, dtype=np.float32)[:, None]
+  >>> source = data_lib.DataSource("t", "tabular", (1,), None,
+  ...     anomaly=data_lib.AnomalyData(x_train=x, x_test=x[:2]))
+  >>> capped = cap_training_rows(source, TrainConfig(max_train_rows=5, seed=3))
+  >>> capped.anomaly.x_train.shape, set(capped.anomaly.x_train[:, 0]) <= set(x[:, 0])
+  ((5, 1), True)
+  """
+  data = source.anomaly
+  if not config.max_train_rows or data is None or len(data.x_train) <= config.max_train_rows:
+    return source
+  if source.kind != "tabular":
+    raise ValueError(f"--max_train_rows is for tables, not --dataset={config.dataset}")
+  keep = np.random.RandomState(config.seed).permutation(len(data.x_train))
+  keep = keep[:config.max_train_rows]  # random order, as the training rows are
+  x_train = data.x_train[keep]
+  anomaly = dataclasses.replace(
+      data, x_train=x_train,
+      train_rows=data.train_rows[keep] if data.train_rows is not None else None)
+  return dataclasses.replace(
+      source, anomaly=anomaly,
+      train_dataset=lambda batch_size, n_critic, seed: data_lib.array_train_dataset(
+          x_train, batch_size, n_critic, seed))
 
 
 def build_model(config, source):

@@ -106,6 +106,10 @@ class TrainConfig:
       2.0, "With --dsm_weight: the noise's std in units of the training rows' neighbour "
       "spacing (median distance to the 5th nearest row / sqrt(features), of 2,000 draws for "
       "a toy density; engan_tf/recipes.py).")
+  max_train_rows: int = option(
+      0, "Tables: fit on a seeded subsample (--seed) of at most this many normal training "
+      "rows; preprocessing and the validation rows keep every row (0: all; the tables' "
+      "recipe sets 8,000 above that size, engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
@@ -180,7 +184,7 @@ class TrainConfig:
     if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
       raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
     for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
-                "mi_noise_std", "dsm_weight"):
+                "mi_noise_std", "dsm_weight", "max_train_rows"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
     if self.dsm_weight and not self.dsm_sigma > 0:

@@ -156,6 +156,7 @@ def _start_run(config: TrainConfig, source=None) -> _Run:
         f"--{k}={v}" for k, v in chosen.items()) + " (engan_tf/recipes.py; --recipe=paper or "
           "the flags override it)")
   config = build.resolve(config, source)
+  source = build.cap_training_rows(source, config)
   keras.utils.set_random_seed(config.seed)  # initial weights and every unseeded draw
   run.check_same_run(config)
   out_dir = distribute.writable_dir(config.model_dir, strategy)
@@ -401,7 +402,7 @@ def _source_of(run, config, source, data_dir, with_data):
     raise FileNotFoundError(f"{run.path} needs its data here: {e}. Pass --data_dir with the "
                             "data set's files (export and sampling do not need them)") from e
   _warn_if_data_changed(run, source)
-  return source
+  return build.cap_training_rows(source, config)  # the rows it was fit on, as in training
 
 
 def _restore_ensemble(run, config, source, checkpoint):

@@ -54,6 +54,14 @@ def test_the_tabular_recipe_ensembles_small_tables_and_denoises_every_table():
       "kdd_swish_energy", recipes.LARGE_TABLE_DSM_WEIGHT, 5e-4)
 
 
+def test_the_tabular_recipe_fits_large_tables_on_a_capped_subsample():
+  cap = recipes.LARGE_TABLE_FIT_ROWS
+  at_cap, above = (recipes.tabular(n_train=n, n_features=10) for n in (cap, 50 * cap))
+  assert "max_train_rows" not in at_cap and above["max_train_rows"] == cap
+  # Steps and batch follow the rows fit on: the same as a table of `cap` rows.
+  assert {k: above[k] for k in at_cap} == at_cap
+
+
 def test_the_neighbour_spacing_counts_repeated_rows_once():
   # KDD99's attack traffic repeats rows: counted with their copies, the 5th nearest row is
   # at distance 0 and the denoising term's noise would silently be 0.

@@ -230,3 +230,30 @@ def test_dsm_term_trains_on_a_table_with_sigma_in_neighbour_spacings(tmp_path):
                         dataclasses.replace(toy, kind="image"))
   with pytest.raises(ValueError, match="--dsm_sigma must be > 0"):
     TrainConfig(dsm_weight=1.0, dsm_sigma=0.0).validate()
+
+
+def test_a_row_cap_fits_on_a_seeded_subsample_and_keeps_the_held_out_rows(tmp_path):
+  from engan_tf import build  # pylint: disable=g-import-not-at-top
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
+  path = _write(tmp_path, _table(400))
+  options = dict(data_path=path, categorical_columns=["proto", "flag"])
+  source = data_lib.load_dataset("csv", **options)
+  config = training.TrainConfig(dataset="csv", max_train_rows=40, seed=1)
+  capped = build.cap_training_rows(source, config)
+  data, kept = source.anomaly, capped.anomaly
+  assert len(data.x_train) == 320 and kept.x_train.shape == (40, 8)
+  assert set(kept.train_rows) < set(data.train_rows)
+  np.testing.assert_array_equal(kept.x_val, data.x_val)  # the threshold's rows stay whole
+  rows = {tuple(r) for r in kept.x_train.tolist()}
+  batch = next(iter(capped.train_dataset(32, 1, 0))).numpy().reshape(-1, 8)
+  assert {tuple(r) for r in batch.tolist()} <= rows  # training draws from the subsample only
+  again = build.cap_training_rows(source, config).anomaly.train_rows
+  other = build.cap_training_rows(source, dataclasses.replace(config, seed=2)).anomaly.train_rows
+  np.testing.assert_array_equal(again, kept.train_rows)  # a resumed run fits the same rows
+  assert set(other) != set(kept.train_rows)
+  assert build.cap_training_rows(source, dataclasses.replace(config, max_train_rows=0)) is source
+  with pytest.raises(ValueError, match="--max_train_rows must be >= 0"):
+    training.TrainConfig(max_train_rows=-1).validate()
+  images = dataclasses.replace(source, kind="image")
+  with pytest.raises(ValueError, match="--max_train_rows is for tables"):
+    build.cap_training_rows(images, config)
