@@ -47,10 +47,12 @@ reported once with it.
 import json
 import sys
 
-import numpy as np
+from bench.decision_rule_selection import FAMILIES, criterion
 
-from bench.anomaly_suite import KDD_LTO_TYPES
-from bench.decision_rule_selection import FAMILIES, family_of, rule_aurocs
+# bench/anomaly_suite.py's KDD_LTO_TYPES (a test checks they agree; importing the suite
+# would define its flags here too)
+KDD_LTO_TYPES = ("smurf", "neptune", "back", "satan", "ipsweep", "portsweep", "warezclient",
+                 "teardrop", "pod", "nmap")
 
 PROTOCOL = ({("kdd99", s) for s in (0, 1, 2)} | {("kddrev", s) for s in (0, 1, 2)}
             | {(f"kdd_lto_all_{t}", 0) for t in KDD_LTO_TYPES})
@@ -72,19 +74,6 @@ def protocol_records(paths):
   return found
 
 
-def criterion(records):
-  """({rule: criterion}, {rule: {family: AUROC}}) of one candidate's protocol records."""
-  per_set = {}
-  for (dataset, _), record in records.items():
-    for rule, value in rule_aurocs(record).items():
-      per_set.setdefault((rule, dataset), []).append(value)
-  table = {}
-  for (rule, dataset), values in per_set.items():
-    table.setdefault(rule, {}).setdefault(family_of(dataset), []).append(np.mean(values))
-  table = {rule: {f: float(np.mean(v)) for f, v in fams.items()} for rule, fams in table.items()}
-  return {rule: float(np.mean([table[rule][f] for f in FAMILIES])) for rule in table}, table
-
-
 def choose(scores):
   """The protocol's choice among {candidate: criterion} (ties within TIE keep CURRENT)."""
   best = max(scores, key=scores.get)
@@ -92,6 +81,7 @@ def choose(scores):
 
 
 def main(args):
+  """Prints the protocol's table and choice for NAME=SUITE_JSON[,...] arguments."""
   candidates = {}
   for arg in args:
     name, _, paths = arg.partition("=")
@@ -109,7 +99,7 @@ def main(args):
       lines.append(f"| {name} | missing {len(missing)} records: "
                    + ", ".join(f"{d} seed {s}" for d, s in missing) + " |")
       continue
-    rule_scores, table = criterion(records)
+    rule_scores, table, _ = criterion(list(records.values()))
     scores[name] = rule_scores["own"]
     for rule in SHOWN:
       cells = [f"{table[rule][f]:.3f}" for f in FAMILIES]
@@ -123,6 +113,5 @@ def main(args):
 
 
 if __name__ == "__main__":
-  if len(sys.argv) < 2:
-    sys.exit("usage: large_table_recipe_selection.py NAME=SUITE_JSON[,SUITE_JSON...] ...")
-  main(sys.argv[1:])
+  main(sys.argv[1:] or sys.exit(
+      "usage: large_table_recipe_selection.py NAME=SUITE_JSON[,SUITE_JSON...] ..."))

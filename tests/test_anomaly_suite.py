@@ -5,6 +5,7 @@ MNIST builder also on the real files when ENGAN_TF_TEST_DATA is set.
 """
 
 import importlib.util
+import json
 import os
 
 import numpy as np
@@ -275,3 +276,32 @@ def test_the_decision_rule_criterion_averages_families_and_keeps_the_own_rule_on
   assert scores["knn"] == pytest.approx(0.5)
   assert rules.choose(scores) == "score_norm"  # 0.928 beats mix 0.920 and own 0.822
   assert rules.choose({"own": 0.90, "energy": 0.905, "score_norm": 0.909, "mix": 0.88}) == "own"
+
+
+def test_the_large_table_recipe_protocol_needs_every_record_and_keeps_the_default_on_ties(
+    tmp_path, capsys):
+  path = os.path.join(os.path.dirname(_PATH), "large_table_recipe_selection.py")
+  spec = importlib.util.spec_from_file_location("large_table_recipe_selection", path)
+  selection = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(selection)
+
+  def suite_json(name, auroc, skip=()):
+    records = [{"detector": "engan", "dataset": d, "seed": s, "decision_function": "energy",
+                "auroc_energy": auroc, "auroc_score_norm": 0.5, "auroc_mix": 0.5}
+               for d, s in sorted(selection.PROTOCOL) if (d, s) not in skip]
+    records.append({"detector": "engan", "dataset": "kdd99", "seed": 7,  # not the protocol's
+                    "decision_function": "energy", "auroc_energy": 0.0,
+                    "auroc_score_norm": 0.0, "auroc_mix": 0.0})
+    out = tmp_path / f"{name}.json"
+    out.write_text(json.dumps({"results": records}))
+    return f"{name}={out}"
+
+  assert selection.KDD_LTO_TYPES == suite.KDD_LTO_TYPES
+  assert len(selection.PROTOCOL) == 16  # kdd99, kddrev x 3 seeds; 10 types x 1
+  selection.main([suite_json("swish_dsm", 0.90), suite_json("quadratic", 0.905),
+                  suite_json("capped_10k", 0.99, skip={("kddrev", 2)})])
+  out = capsys.readouterr().out
+  assert "| capped_10k | missing 1 records: kddrev seed 2 |" in out  # not compared
+  assert "| quadratic | own | 0.905 | 0.905 | 0.905 | **0.905** |" in out  # seed 7 left out
+  assert "**swish_dsm**" in out  # quadratic's +0.005 is a tie
+  assert selection.choose({"swish_dsm": 0.90, "quadratic": 0.92}) == "quadratic"
