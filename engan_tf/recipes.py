@@ -25,8 +25,9 @@ the measurement behind it, is in BUILD_NOTES.md ("Anomaly: one default recipe"):
                  traffic below the training rows (BUILD_NOTES twentieth session)
   batch_size     n_fit / 8, within [32, 256] (n_fit: the rows fit on): small tables still
                  see several batches
-  train_steps    about 30 passes over the rows fit on, within [1,000, 6,000] generator
-                 steps (the budget: 10,000 rows in < 3 minutes, 500,000 in < 20, 2 cores)
+  train_steps    at least 30 passes over the rows fit on, within [1,000, 6,000] generator
+                 steps: with the 8,000-row cap, 1,000 for every table (the budget: 10,000
+                 rows in < 3 minutes, 500,000 in < 20, 2 cores)
   learning rates Adam 1e-4 (G, T) and 5e-5 (E; 5e-4 on larger tables, with the term's
                  weight 100); E averaged (ema_decay 0.999): the last iterate of an
                  adversarial game wanders, the average does not
