@@ -108,13 +108,10 @@ def cap_training_rows(source, config):
   training rows (the tables' recipe caps large tables: engan_tf/recipes.py); unchanged
   without a cap or with fewer rows. Validation and test rows are kept whole.
 
-  >>> import numpy as np
-  >>> from engan_tf import data as data_lib
-  >>> from engan_tf.config import TrainConfig
   >>> x = np.arange(20, dtype=np.float32)[:, None]
   >>> source = data_lib.DataSource("t", "tabular", (1,), None,
   ...     anomaly=data_lib.AnomalyData(x_train=x, x_test=x[:2]))
-  >>> capped = cap_training_rows(source, TrainConfig(max_train_rows=5, seed=3))
+  >>> capped = cap_training_rows(source, config_lib.TrainConfig(max_train_rows=5, seed=3))
   >>> capped.anomaly.x_train.shape, set(capped.anomaly.x_train[:, 0]) <= set(x[:, 0])
   ((5, 1), True)
   """
