@@ -17,7 +17,9 @@ normal rows, the validation split (`--validation_share`; rows the energy was not
 the k-th smallest, k = ceil((n + 1) (1 - false_alarm_rate)), so that a new normal record
 is flagged with probability (n + 1 - k) / (n + 1) <= false_alarm_rate (exchangeable rows;
 the plain sample quantile over-flags small splits: about 12% at n = 10 for a stated 5%).
-With too few rows for that (n < 19 at 5%) it is the largest score, flagging 1 / (n + 1).
+With too few rows for that (n < 19 at 5%) it is the largest score, flagging 1 / (n + 1):
+the thresholds record the rate they can promise (`promised_false_alarm_rate`) and training
+warns when it is above the stated one.
 Without a validation split it is fit on (up to 50,000 fixed) training rows, which
 under-flags an energy that fits its training rows closely. The decision function the
 exported `anomaly` signature uses is the one the validation split prefers, label-free: the
@@ -27,6 +29,7 @@ checkpoint's step; the training driver saves them in the model_dir
 (`anomaly_threshold.json`), where `training.restore` and the exporter read them:
 
   {"step": 42500, "quantile": 0.95, "decision_function": "score_norm", "fit_on": "validation",
+   "promised_false_alarm_rate": 0.05, "held_out_rows": 19836,
    "thresholds": {"score_norm": 1.2e-3, "energy": -3.1}}
 
 Example (a trained model's energy on KDD99's test half: not run by the doctests):
@@ -106,8 +109,15 @@ def fit_thresholds(energy, data, step, false_alarm_rate=1.0 - THRESHOLD_QUANTILE
   return rundir.AnomalyThresholds(
       step=int(step), quantile=quantile, decision_function=choice,
       fit_on="validation" if held_out else "training",
+      promised_false_alarm_rate=promised_false_alarm_rate(len(rows), quantile) if held_out
+      else None, held_out_rows=len(rows) if held_out else 0,
       thresholds={name: conformal_quantile(scores[name], quantile)
                   for name in DECISION_FUNCTIONS})
+
+
+def _conformal_rank(n, quantile):
+  """k = min(n, ceil((n + 1) * quantile)), at least 1: the rank of the threshold."""
+  return max(1, min(n, int(np.ceil((n + 1) * quantile - 1e-9))))
 
 
 def conformal_quantile(values, quantile):
@@ -122,8 +132,44 @@ def conformal_quantile(values, quantile):
   values = np.sort(np.asarray(values, np.float64).ravel())
   if not len(values):
     raise ValueError("a threshold needs at least one held-out score")
-  k = min(len(values), int(np.ceil((len(values) + 1) * quantile - 1e-9)))
-  return float(values[max(k, 1) - 1])
+  return float(values[_conformal_rank(len(values), quantile) - 1])
+
+
+def promised_false_alarm_rate(n, quantile):
+  """(n + 1 - k) / (n + 1): the probability that a new normal record exceeds the threshold
+  fit on n held-out normal rows (conformal_quantile). Above 1 - quantile when n is too small
+  for it (n < 19 at 0.95): the threshold is then their largest score and flags 1 / (n + 1).
+
+  >>> round(promised_false_alarm_rate(6, 0.95), 3)   # 6 held-out rows: 1/7, not 5%
+  0.143
+  >>> promised_false_alarm_rate(99, 0.95)
+  0.05
+  """
+  return (n + 1 - _conformal_rank(n, quantile)) / (n + 1)
+
+
+def small_split_warning(thresholds):
+  """A message when thresholds (AnomalyThresholds) cannot hold their stated false-alarm
+  rate because too few held-out rows set them; None when they can.
+
+  >>> print(small_split_warning(rundir.AnomalyThresholds(
+  ...     step=0, thresholds={}, fit_on="validation", promised_false_alarm_rate=1 / 7,
+  ...     held_out_rows=6)))   # doctest: +NORMALIZE_WHITESPACE
+  the anomaly threshold was fit on 6 held-out normal rows: too few for a 5.0% false-alarm
+  rate (the threshold is their largest score, so about 14.3% of new normal records will be
+  flagged). Hold out at least 19 normal rows for 5.0%: a larger --validation_share or more
+  rows.
+  """
+  stated, promised = 1.0 - thresholds.quantile, thresholds.promised_false_alarm_rate
+  if promised is None or promised <= stated + 1e-9:
+    return None
+  needed = int(np.ceil(1.0 / stated - 1e-9)) - 1
+  # (Too few rows means k = n: the threshold is their largest score.)
+  return (f"the anomaly threshold was fit on {thresholds.held_out_rows} held-out normal rows: "
+          f"too few for a {stated:.1%} false-alarm rate (the threshold is their largest "
+          f"score, so about {promised:.1%} of new normal records will be flagged). Hold out "
+          f"at least {needed} normal rows for {stated:.1%}: a larger --validation_share or "
+          "more rows.")
 
 
 def evaluate(energy, data, false_alarm_rate=1.0 - THRESHOLD_QUANTILE):

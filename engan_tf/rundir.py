@@ -63,6 +63,10 @@ class AnomalyThresholds:
   decision_function: str = "score_norm"  # the one the exported `anomaly` signature uses
   quantile: float = 0.95  # of the scores on normal rows: 1 - the stated false-alarm rate
   fit_on: str = "training"  # which normal rows: "validation" (held out) or "training"
+  # The share of new normal records the threshold flags, from the held-out rows' number
+  # (engan_tf.anomaly.promised_false_alarm_rate); None when fit on training rows.
+  promised_false_alarm_rate: Optional[float] = None
+  held_out_rows: int = 0  # how many held-out rows they were fit on (0: training rows)
 
   @property
   def threshold(self):
@@ -326,7 +330,9 @@ class RunDir:
     return AnomalyThresholds(step=int(record["step"]), thresholds=dict(record["thresholds"]),
                              decision_function=record.get("decision_function", "score_norm"),
                              quantile=float(record.get("quantile", 0.95)),
-                             fit_on=record.get("fit_on", "training"))
+                             fit_on=record.get("fit_on", "training"),
+                             promised_false_alarm_rate=record.get("promised_false_alarm_rate"),
+                             held_out_rows=int(record.get("held_out_rows", 0)))
 
   def _read_json(self, name):
     path = self.file(name)

@@ -63,8 +63,13 @@ def _warn_if_data_changed(run, source):
                f"{saved['sha256'][:12]}..., {saved['rows']} rows, then at {saved['path']}). "
                "Its saved preprocessing is used as it is; scores on the new rows are in the "
                "trained model's feature space.")
-    logging.warning(message)
-    print(f"warning: {message}", file=sys.stderr)
+    _warn(message)
+
+
+def _warn(message):
+  """A warning a user sees: in the log and on stderr (absl's log is not shown by default)."""
+  logging.warning(message)
+  print(f"warning: {message}", file=sys.stderr)
 
 
 def _check_data_for_config(config, source):
@@ -240,8 +245,12 @@ def _save_final(run, config, source, energy, step, final, decision_function=None
   if final.picture is not None:  # samples.png, or scores.png of an anomaly model
     visualize.save_png(final.picture, run.picture_png(final.picture_name))
   if source.anomaly is not None:
-    run.save_thresholds(anomaly.fit_thresholds(energy, source.anomaly, step,
-                                               config.false_alarm_rate, decision_function))
+    thresholds = anomaly.fit_thresholds(energy, source.anomaly, step, config.false_alarm_rate,
+                                        decision_function)
+    run.save_thresholds(thresholds)
+    too_few = anomaly.small_split_warning(thresholds)
+    if too_few:
+      _warn(too_few)
   summary = {"step": step, "final_eval": final.metrics}
   if stopped_by:
     summary["stopped_by"] = stopped_by

@@ -224,10 +224,17 @@ def test_ocsvm_fast_scoring_equals_score_samples():
   np.testing.assert_allclose(score(q), -det.model.score_samples(q), rtol=1e-6, atol=1e-8)
 
 
-def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkeypatch):
-  """engan's predict (the exported is_anomaly) is measured on the test rows as it is."""
+def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkeypatch,
+                                                                          tmp_path):
+  """engan's predict (the exported is_anomaly) is measured on the test rows as it is, beside
+  the rate its threshold can promise (saved in its model_dir)."""
+  from engan_tf import rundir  # pylint: disable=g-import-not-at-top
+  rundir.RunDir(str(tmp_path)).save_thresholds(rundir.AnomalyThresholds(
+      step=1, thresholds={"energy": 1.0}, fit_on="validation", promised_false_alarm_rate=1 / 7,
+      held_out_rows=6))
 
   class Own:  # flags column 0 above 1: what the detector itself decides
+    model_dir_ = str(tmp_path)
 
     def predict(self, x):
       return np.where(x[:, 0] > 1.0, -1, 1)
@@ -246,8 +253,10 @@ def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkey
   r = suite.run_detector(ds, "engan", seed=0, max_train_rows=None)
   assert r["is_anomaly_recall"] == pytest.approx(2 / 3)
   assert r["is_anomaly_false_alarm"] == pytest.approx(1 / 3)
+  assert (r["is_anomaly_promised_false_alarm"], r["is_anomaly_held_out_rows"]) == (
+      pytest.approx(1 / 7), 6)
   table = suite.markdown_tables([dict(r, group="main")])
-  assert "| toy | 0.667 / 0.333 |" in table
+  assert "| toy | 0.667 / 0.333 (promised 0.143) |" in table
 
 
 def test_the_decision_rule_criterion_averages_families_and_keeps_the_own_rule_on_ties():

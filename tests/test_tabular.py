@@ -257,3 +257,28 @@ def test_a_row_cap_fits_on_a_seeded_subsample_and_keeps_the_held_out_rows(tmp_pa
   images = dataclasses.replace(source, kind="image")
   with pytest.raises(ValueError, match="--max_train_rows is for tables"):
     build.cap_training_rows(images, config)
+
+
+def test_too_few_held_out_rows_for_the_stated_rate_are_recorded_and_warned(tmp_path, capsys):
+  from engan_tf import training  # pylint: disable=g-import-not-at-top
+  path = _write(tmp_path, _table(100))  # about 40 normal rows in the training half
+
+  def train(share, name):
+    config = training.TrainConfig(
+        dataset="csv", model_dir=str(tmp_path / name), dim=8, latent_dim=2, batch_size=8,
+        n_critic=1, train_steps=2, steps_per_epoch=2, recipe="paper", verbose=0,
+        dataset_options=dict(data_path=path, label_column="is_attack",
+                             categorical_columns=["proto", "flag"], validation_share=share))
+    training.train(config)
+    return rundir.RunDir(config.model_dir).load_thresholds(), capsys.readouterr().err
+
+  few, warned = train(0.1, "few")
+  n = few.held_out_rows
+  assert few.fit_on == "validation" and 0 < n < 19
+  # The threshold is their largest score: a new normal record exceeds it with 1 / (n + 1).
+  assert few.promised_false_alarm_rate == pytest.approx(1.0 / (n + 1))
+  assert f"fit on {n} held-out normal rows: too few for a 5.0% false-alarm rate" in warned
+  assert "Hold out at least 19 normal rows" in warned
+  enough, quiet = train(0.6, "enough")
+  assert enough.held_out_rows >= 19 and enough.promised_false_alarm_rate <= 0.05
+  assert "too few" not in quiet
