@@ -17,11 +17,18 @@ from engan_tf.data import kdd  # noqa: E402
 from engan_tf.data import mnist  # noqa: E402
 from engan_tf.data import tabular  # noqa: E402
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
-                     "anomaly_suite.py")
-_spec = importlib.util.spec_from_file_location("anomaly_suite", _PATH)
-suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(suite)
+_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+
+
+def _bench_module(name):
+  """bench/<name>.py as a module (bench/ is scripts, not a package)."""
+  spec = importlib.util.spec_from_file_location(name, os.path.join(_BENCH, f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+suite = _bench_module("anomaly_suite")
 
 
 def synthetic_kdd_columns(n=400, seed=0, labels=None):
@@ -260,10 +267,7 @@ def test_a_detectors_own_decision_is_reported_beside_the_suites_threshold(monkey
 
 
 def test_the_decision_rule_criterion_averages_families_and_keeps_the_own_rule_on_ties():
-  path = os.path.join(os.path.dirname(_PATH), "decision_rule_selection.py")
-  spec = importlib.util.spec_from_file_location("decision_rule_selection", path)
-  rules = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(rules)
+  rules = _bench_module("decision_rule_selection")
 
   def engan(dataset, chosen, energy, score_norm, mix, seed=0):
     return {"detector": "engan", "dataset": dataset, "seed": seed, "decision_function": chosen,
@@ -289,10 +293,7 @@ def test_the_decision_rule_criterion_averages_families_and_keeps_the_own_rule_on
 
 def test_the_large_table_recipe_protocol_needs_every_record_and_keeps_the_default_on_ties(
     tmp_path, capsys):
-  path = os.path.join(os.path.dirname(_PATH), "large_table_recipe_selection.py")
-  spec = importlib.util.spec_from_file_location("large_table_recipe_selection", path)
-  selection = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(selection)
+  selection = _bench_module("large_table_recipe_selection")
 
   def suite_json(name, auroc, skip=()):
     records = [{"detector": "engan", "dataset": d, "seed": s, "decision_function": "energy",
@@ -314,3 +315,34 @@ def test_the_large_table_recipe_protocol_needs_every_record_and_keeps_the_defaul
   assert "| quadratic | own | 0.905 | 0.905 | 0.905 | **0.905** |" in out  # seed 7 left out
   assert "**swish_dsm**" in out  # quadratic's +0.005 is a tie
   assert selection.choose({"swish_dsm": 0.90, "quadratic": 0.92}) == "quadratic"
+
+
+def test_the_false_alarm_law_matches_a_simulated_conformal_threshold(tmp_path):
+  """bench/false_alarm_band.py's BetaBinomial law of the flagged test normals against
+  simulated splits of one normal pool: n held-out rows set the conformal threshold, m test
+  rows are flagged above it."""
+  from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
+  band = _bench_module("false_alarm_band")
+  rng = np.random.RandomState(0)
+  for n, m in ((11, 60), (40, 300)):
+    flagged = []
+    for _ in range(4000):
+      pool = rng.standard_normal(n + m)
+      threshold = anomaly.conformal_quantile(pool[:n], 0.95)
+      flagged.append(int(np.sum(pool[n:] > threshold)))
+    flagged = np.asarray(flagged)
+    law = band.flag_count_law(n, m)
+    assert np.mean(flagged) / m == pytest.approx(law.mean() / m, abs=0.006)
+    simulated = np.mean(np.abs(flagged / m - 0.05) <= 0.02 + 1e-12)
+    assert simulated == pytest.approx(band.band_probability(law, m), abs=0.03)
+  # A suite record: n from the record's field, or 20% of the rows the detector was given.
+  record = {"detector": "engan", "dataset": "wine_0", "seed": 0, "group": "main",
+            "n_train_used": 53, "n_test": 119, "test_anomaly_share": 59 / 119,
+            "is_anomaly_false_alarm": 11 / 60}
+  path = tmp_path / "suite.json"
+  path.write_text(json.dumps({"results": [record, dict(record, detector="iforest"),
+                                          dict(record, is_anomaly_held_out_rows=30)]}))
+  rows = band.rows_of([str(path)])
+  assert [(r["held_out"], r["test_normals"]) for r in rows] == [(11, 60), (30, 60)]
+  assert rows[0]["promised"] == pytest.approx(1 / 12) and not rows[0]["in_band"]
+  assert "0 of 2 records in the band" in band.markdown(rows)
