@@ -15,7 +15,9 @@ pool: what the suite's protocols are), with k = min(n, ceil(0.95 (n + 1))):
   the flagged test normals              c | F ~ Binomial(m, F), so c ~ BetaBinomial(m, n+1-k, k)
 
 For each engan record with `is_anomaly_false_alarm` this prints n, m, the promised rate, the
-observed rate, P(observed within 2 points of 5%) under that law, and the two-sided tail
+observed rate, P(observed within 2 points of 5%) under that law, the same for a threshold
+whose true rate is exactly 5% (c ~ Binomial(m, 0.05): the ceiling any threshold has on a test
+set of m normals), and the two-sided tail
 probability of the observed count: a small one (< 0.01) on a set says the held-out rows
 were not like its test rows there (a shift the conformal threshold cannot know), a large one
 says the miss is the sample size's. Records without `is_anomaly_held_out_rows` (before the
@@ -30,6 +32,8 @@ Example, 6 held-out rows and 60 test normals (wine's scale):
   0.21
   >>> round(band_probability(flag_count_law(233, 324), 324), 2)   # digits' scale
   0.72
+  >>> round(band_probability(stats.binom(60, 0.05), 60), 2)    # an exact 5% threshold, m = 60
+  0.63
 
 The law assumes continuous scores. Tied scores (KDD99's duplicated records) put an atom at
 the threshold, which `score > threshold` does not flag: fewer false alarms than promised,
@@ -88,21 +92,24 @@ def rows_of(paths, stated=STATED, band=BAND):
                       observed=r["is_anomaly_false_alarm"],
                       in_band=abs(r["is_anomaly_false_alarm"] - stated) <= band + 1e-12,
                       p_band=band_probability(law, m, stated, band),
+                      ceiling=band_probability(stats.binom(m, stated), m, stated, band),
                       tail=two_sided_tail(law, count), source=path))
   return out
 
 
 def markdown(rows):
   lines = ["| data set | seed | held-out rows n | test normals m | promised | observed | "
-           "in band | P(in band) | two-sided tail |", "|---|---|---|---|---|---|---|---|---|"]
+           "in band | P(in band) | exact 5%: P(in band) | two-sided tail |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {r['dataset']} | {r['seed']} | {r['held_out']:,} | {r['test_normals']:,} | "
                  f"{r['promised']:.3f} | {r['observed']:.3f} | {'yes' if r['in_band'] else 'no'} "
-                 f"| {r['p_band']:.2f} | {r['tail']:.3f} |")
+                 f"| {r['p_band']:.2f} | {r['ceiling']:.2f} | {r['tail']:.3f} |")
   hits, expected = sum(r["in_band"] for r in rows), sum(r["p_band"] for r in rows)
+  ceiling = sum(r["ceiling"] for r in rows)
   low = sum(r["tail"] < 0.01 for r in rows)
   lines += ["", f"{hits} of {len(rows)} records in the band; {expected:.1f} expected under "
-            f"exchangeability; {low} with a two-sided tail below 0.01. Mean observed "
+            f"exchangeability ({ceiling:.1f} for thresholds of exactly 5%); {low} with a two-sided tail below 0.01. Mean observed "
             f"{np.mean([r['observed'] for r in rows]):.4f}, mean promised "
             f"{np.mean([r['promised'] for r in rows]):.4f}."]
   return "\n".join(lines)
