@@ -58,7 +58,8 @@ def main():
   p.add_argument("--step_size", type=float, default=0.01, help="MALA's alpha (the paper's)")
   p.add_argument("--adapt_priors", default="", help="comma-separated priors that also get "
                  "a sampler at the adapted alpha (default none: on the 60-minute EnGAN of "
-                 "BUILD_NOTES' sixteenth session the adaptation collapsed alpha to ~1e-26)")
+                 "BUILD_NOTES' sixteenth session the adaptation collapsed alpha to ~1e-26, "
+                 "a stale-drift bug fixed in the twenty-first session; not re-run since)")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--output", required=True)
   args = p.parse_args()

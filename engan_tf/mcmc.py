@@ -210,6 +210,13 @@ class _MalaWithStepSizeInResults(tfp.mcmc.TransitionKernel):
 
   tfp's step-size adaptation kernels read and write `step_size` in the kernel results,
   where MALA does not keep it; this wrapper rebuilds the MALA kernel each step from it.
+  tfp's Langevin results cache the current state's drift, step_size / 2 * grad log p,
+  computed with the step size of the step that produced them; after the adaptation changes
+  the step size the stale drift would set the proposal's mean while the proposal's noise and
+  the acceptance correction use the new one: not a MALA step, rejected every time once the
+  step size has dropped (the drift of a large step moves the proposal far beyond its small
+  noise), so the adaptation shrank alpha forever (to 1e-37 from alpha = 1 on a Gaussian;
+  BUILD_NOTES twenty-first session). The drift is recomputed from the cached gradient.
   """
 
   def __init__(self, target_log_prob_fn, step_size):
@@ -225,8 +232,18 @@ class _MalaWithStepSizeInResults(tfp.mcmc.TransitionKernel):
     return True
 
   def one_step(self, current_state, previous_kernel_results, seed=None):
-    state, inner = self._mala(previous_kernel_results.step_size).one_step(
-        current_state, previous_kernel_results.inner_results, seed=seed)
+    step_size = previous_kernel_results.step_size
+    mh = previous_kernel_results.inner_results  # MetropolisHastingsKernelResults
+    langevin = mh.accepted_results
+    parts = lambda x: list(x) if isinstance(x, (list, tuple)) else [x]
+    # tfp's drift (langevin._get_drift) at this step size, from the cached gradient.
+    drift = [0.5 * step_size * (tf.square(v) * g + gv) for v, g, gv in zip(
+        parts(langevin.volatility), parts(langevin.grads_target_log_prob),
+        parts(langevin.grads_volatility))]
+    cached = langevin.diffusion_drift
+    fresh = mh._replace(accepted_results=langevin._replace(
+        diffusion_drift=drift if isinstance(cached, (list, tuple)) else drift[0]))
+    state, inner = self._mala(step_size).one_step(current_state, fresh, seed=seed)
     return state, previous_kernel_results._replace(inner_results=inner)
 
   def bootstrap_results(self, init_state):

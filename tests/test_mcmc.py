@@ -138,6 +138,22 @@ def test_adaptation_reaches_target_acceptance():
   assert float(low.step_size.numpy()) < alpha
 
 
+def test_adaptation_from_a_too_large_step_finds_the_optimal_mala_step():
+  """On N(0, I_d) the step with acceptance 0.574 is alpha = 1.65^2 d^(-1/3) / 2 (Roberts &
+  Rosenthal 1998; tfp's step is 2 alpha). Started too large, every early proposal is
+  rejected, and the adaptation used to keep the drift of the first, large step cached in
+  tfp's results: no later proposal was accepted and alpha fell to 1e-37."""
+  d = 100
+  optimal = 1.65 ** 2 * d ** (-1 / 3) / 2  # 0.293
+  z0 = tf.random.stateless_normal([500, d], seed=[0, 0])
+  energy = lambda x, training=False: 0.5 * tf.reduce_sum(x * x, -1)
+  for start in (1.0, 0.01):
+    burn = mcmc.adapt_step_size(energy, z0, 100, step_size=start,
+                                generator_fn=identity_generator, seed=3)
+    assert float(burn.step_size) == pytest.approx(optimal, rel=0.1), start
+    assert float(tf.reduce_mean(burn.acceptance_rate)) > 0.4
+
+
 def test_num_steps_tensor_does_not_retrace_and_bad_options_fail():
   z0 = tf.zeros([10, 2])
   mcmc.latent_mala(quadratic_energy, identity_generator, z0, 3, 0.1, seed=1)
