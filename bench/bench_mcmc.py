@@ -12,6 +12,7 @@ repeat, so both see the same machine state; the ratio is of the medians.
   taskset -c 0 python bench/bench_mcmc.py --threads=1      # table + bench/results/bench_mcmc.json
   python bench/bench_mcmc.py --toy_chains=10000 --image_chains=1000 --steps=20
   taskset -c 0 python bench/bench_mcmc.py --threads=1 --xla   # + the sampler under XLA
+  python bench/bench_mcmc.py --threads=2 --bf16   # + the networks in bfloat16 compute
 """
 
 import json
@@ -39,6 +40,9 @@ flags.DEFINE_integer("threads", 0, "Threads for TensorFlow and PyTorch (0: their
 flags.DEFINE_bool("torch", True, "Time the PyTorch MALA beside the latent rows.")
 flags.DEFINE_bool("xla", False, "Also time the latent rows with the sampler's graph compiled "
                   "by XLA (tf.function(jit_compile=True); the library's sampler does not).")
+flags.DEFINE_bool("bf16", False, "Also time the latent rows with the networks built under "
+                  "Keras' mixed_bfloat16 policy (bfloat16 compute, float32 variables and "
+                  "outputs; the library's sampler runs the networks it is given).")
 flags.DEFINE_string("output", os.path.join(HERE, "results", "bench_mcmc.json"),
                     "JSON output path.")
 FLAGS = flags.FLAGS
@@ -63,6 +67,7 @@ def _summary(rates):
 
 def main(argv):
   del argv
+  import keras
   import tensorflow as tf
 
   from engan_tf import mcmc
@@ -109,6 +114,14 @@ def main(argv):
         xla_args = (energy, generator, z, tf.constant(FLAGS.steps), tf.constant(0.01),
                     tf.constant(1.0), "none", tf.constant([1, 0]))
         calls.append(timed(lambda: xla_graph(*xla_args)[0].numpy()))
+      if FLAGS.bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+          energy16, generator16, _ = networks.build_networks(family, shape, latent_dim)
+        finally:
+          keras.mixed_precision.set_global_policy("float32")
+        calls.append(timed(lambda: mcmc.latent_mala(energy16, generator16, z, FLAGS.steps,
+                                                    0.01, seed=1).z.numpy()))
       if torch_reference is not None:
         nets = (torch_reference.toy_networks(latent_dim) if family == "mlp512"
                 else torch_reference.dcgan28_networks(latent_dim))
@@ -124,6 +137,8 @@ def main(argv):
       row["xla_chain_steps_per_s"] = _summary(samples.pop(0))
       row["xla_vs_graph"] = (row["xla_chain_steps_per_s"]["median"]
                              / row["chain_steps_per_s"]["median"])
+    if FLAGS.bf16 and space == "latent":
+      row["bf16_chain_steps_per_s"] = _summary(samples.pop(0))
     if samples:
       row["torch_chain_steps_per_s"] = _summary(samples[0])
       row["ratio_vs_torch"] = (row["chain_steps_per_s"]["median"]
@@ -147,6 +162,12 @@ def main(argv):
           f"({tf_rate['min']:,.0f}-{tf_rate['max']:,.0f}) | "
           + (f"{torch_rate['median']:,.0f} ({torch_rate['min']:,.0f}-{torch_rate['max']:,.0f})"
              f" | {r['ratio_vs_torch']:.2f} |" if torch_rate else "- | - |"))
+    if "bf16_chain_steps_per_s" in r:
+      bf16 = r["bf16_chain_steps_per_s"]
+      print(f"| {r['case']}, bfloat16 | {r['chains']} | {r['steps']} | {bf16['median']:,.0f} "
+            f"({bf16['min']:,.0f}-{bf16['max']:,.0f}) | "
+            + (f"{torch_rate['median']:,.0f} | {bf16['median'] / torch_rate['median']:.2f} |"
+               if torch_rate else "- | - |"))
   print(f"written to {FLAGS.output}")
 
 

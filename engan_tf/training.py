@@ -354,13 +354,16 @@ class Restored(NamedTuple):
 
 
 def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
-            with_data=True) -> Restored:
+            with_data=True, mixed_precision=None) -> Restored:
   """The model of a trained model_dir, with the averaged energy (if any) in `model.energy`.
 
   checkpoint="latest": the weights of its last checkpoint; "selected": the model kept by
   --select_metric (model_dir/selected/). with_data=False reads the model_dir alone (export,
   sampling): no data file is needed, and the source has no training or test data. With
   data, a tabular source uses the model_dir's saved preprocessing, never a refit one.
+  mixed_precision (None: as trained) builds the networks in bfloat16 compute (True) or
+  float32 (False) around the same float32 weights: sampling in bfloat16 (sample.py
+  --mixed_precision). The saved thresholds belong to the energy as trained.
 
   The anomaly thresholds are those saved for that checkpoint; when they belong to another
   step (a run resumed and stopped before its end, or the selected model) they are refitted
@@ -370,10 +373,12 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   config = run.read_config()
   if (config.ensemble_size or 1) > 1:  # (None in the config.json of older runs)
     return _restore_ensemble(run, config, _source_of(run, config, source, data_dir, with_data),
-                             checkpoint)
+                             checkpoint, mixed_precision)
   path = run.checkpoint_path(checkpoint)
   source = _source_of(run, config, source, data_dir, with_data)
-  model = build.build_model(config, source)
+  compute = config if mixed_precision is None else dataclasses.replace(
+      config, mixed_precision=bool(mixed_precision))
+  model = build.build_model(compute, source)
   build.restore_weights(model, path, checkpoint)
   if checkpoint == "latest":  # the wall is fit at the end of the run, on its last energy
     model = _with_support_wall(run, model)
@@ -414,7 +419,7 @@ def _source_of(run, config, source, data_dir, with_data):
   return build.cap_training_rows(source, config)  # the rows it was fit on, as in training
 
 
-def _restore_ensemble(run, config, source, checkpoint):
+def _restore_ensemble(run, config, source, checkpoint, mixed_precision=None):
   """restore() of an --ensemble_size > 1 model_dir: its members' latest checkpoints combined
   with the saved standardisation (engan_tf.ensemble)."""
   if checkpoint != "latest":
@@ -425,7 +430,8 @@ def _restore_ensemble(run, config, source, checkpoint):
     raise FileNotFoundError(
         f"{run.file(run.ENSEMBLE_FILE)} not found: the ensemble's members have not all "
         f"finished. Run the same train.py command again to finish them")
-  members = [restore(path, source=source).model for path, _ in saved]
+  members = [restore(path, source=source, mixed_precision=mixed_precision).model
+             for path, _ in saved]
   model = _with_support_wall(run, ensemble_lib.Ensemble(
       members, [ensemble_lib.Standardisation(*scale) for _, scale in saved]))
   return Restored(config, source, model, _thresholds_of(run, config, source, model, checkpoint,
