@@ -595,12 +595,13 @@ def _write_warmup(saved_model_dir, logs):
 
 
 def export_model(model, source, export_dir, version, thresholds=None,
-                 feature_statistics=None):
+                 feature_statistics=None, sampler_model=None):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
   (and writes nothing) if either version directory exists. `feature_statistics`: see
-  `build_scorer`.
+  `build_scorer`. `sampler_model` (default `model`): the sampler's networks, e.g. the same
+  weights in bfloat16 compute (`export(sampler_mixed_precision=True)`).
   """
   version = int(version)
   if version < 1:
@@ -611,7 +612,7 @@ def export_model(model, source, export_dir, version, thresholds=None,
     raise FileExistsError(
         f"{', '.join(existing)} already exist(s); exported versions are never overwritten. "
         "Pass another --version or --export_dir.")
-  modules = {SAMPLER: build_sampler(model, source),
+  modules = {SAMPLER: build_sampler(sampler_model or model, source),
              SCORER: build_scorer(model, source, thresholds,
                                   feature_statistics)}  # (module, signatures)
   tmp = {name: os.path.join(export_dir, name, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
@@ -642,13 +643,16 @@ def export_model(model, source, export_dir, version, thresholds=None,
 
 
 def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold=None,
-           checkpoint="latest", decision_function=None):
+           checkpoint="latest", decision_function=None, sampler_mixed_precision=False):
   """Exports a train.py model_dir; returns {"sampler": path, ...}.
 
   checkpoint: "latest" (the last checkpoint) or "selected" (the one --select_metric kept).
   decision_function: "score_norm" or "energy" for the exported `anomaly`/`is_anomaly`, with
   its own threshold from anomaly_threshold.json; None: the one the validation rows preferred
   (the file's `decision_function`).
+  sampler_mixed_precision: the sampler's G and E in bfloat16 compute around the same
+  float32 weights (training.restore(mixed_precision=True)); the scorer keeps the energy as
+  trained, which its thresholds belong to.
   """
   from engan_tf import anomaly  # pylint: disable=g-import-not-at-top
   from engan_tf import training  # pylint: disable=g-import-not-at-top
@@ -680,5 +684,9 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
         thresholds, thresholds={**thresholds.thresholds,
                                 thresholds.decision_function: float(anomaly_threshold)})
   version = default_version(restored.model) if version is None else version
+  sampler_model = None
+  if sampler_mixed_precision:
+    sampler_model = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint,
+                                     with_data=False, mixed_precision=True).model
   return export_model(restored.model, restored.source, export_dir, version, thresholds,
-                      rundir.RunDir(model_dir).load_feature_statistics())
+                      rundir.RunDir(model_dir).load_feature_statistics(), sampler_model)

@@ -523,3 +523,39 @@ def test_sample_targets_the_latent_prior_and_sample_paper_the_paper(tmp_path):
   np.testing.assert_allclose(with_prior.std(axis=0), 1.0, atol=0.15)
   np.testing.assert_allclose(paper.mean(axis=0), 8.0, atol=0.6)
   np.testing.assert_allclose(paper.std(axis=0), np.sqrt(2 * 0.1 * 100), rtol=0.15)
+
+
+def test_a_bfloat16_sampler_keeps_the_weights_and_the_scorer_stays_float32(toy, tmp_path):
+  """export(sampler_mixed_precision=True): the sampler's networks compute in bfloat16 around
+  the same weights (its samples match the float32 sampler's within bfloat16 rounding); the
+  scorer, whose thresholds belong to the float32 energy, is unchanged."""
+  paths = export_lib.export(toy["model_dir"], str(tmp_path / "bf16"),
+                            sampler_mixed_precision=True)
+
+  def bfloat16_ops(signature):
+    graph = signature.graph.as_graph_def()
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return sum(1 for n in nodes if any(a.type == tf.bfloat16.as_datatype_enum
+                                       for a in n.attr.values()))
+
+  z = tf.random.stateless_normal([256, 2], [1, 1])
+  fp32_sampler = tf.saved_model.load(toy["sampler"]).signatures["generate"]
+  bf16_sampler = tf.saved_model.load(paths["sampler"]).signatures["generate"]
+  assert bfloat16_ops(bf16_sampler) > 0 and bfloat16_ops(fp32_sampler) == 0
+  x32, x16 = fp32_sampler(z=z)["x"].numpy(), bf16_sampler(z=z)["x"].numpy()
+  assert x16.dtype == np.float32
+  np.testing.assert_allclose(x16, x32, rtol=0.05, atol=0.05 * np.abs(x32).max())
+  sampled = tf.saved_model.load(paths["sampler"]).signatures["sample"](
+      z=z, mcmc_steps=tf.constant(3), step_size=tf.constant(0.01))
+  assert np.all(np.isfinite(sampled["x"].numpy()))
+  scorer = tf.saved_model.load(paths["scorer"]).signatures["serving_default"]
+  assert bfloat16_ops(scorer) == 0
+  # As TF Serving loads it: a TensorFlow-only process, TF1 session on the SignatureDefs.
+  out, _ = run_tf_only(tmp_path / "served", [
+      dict(path=paths["sampler"], signature="generate", inputs={"z": "z"}),
+      dict(path=paths["sampler"], signature="sample",
+           inputs={"z": "z", "mcmc_steps": "five", "step_size": "alpha"})], [],
+      arrays=_TOY_ARRAYS)
+  for mode in ("session", "tf2"):
+    np.testing.assert_array_equal(out[f"{mode}/0/x"], bf16_sampler(z=_Z)["x"].numpy())
+    assert np.all(np.isfinite(out[f"{mode}/1/x"])) and out[f"{mode}/1/z"].shape == _Z.shape
