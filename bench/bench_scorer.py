@@ -8,6 +8,7 @@ each with tf.saved_model.load and times
   x = G(z_T)) for 1 and 1,000 chains (toy only: the issue's sampler latency).
 
   python bench/bench_scorer.py --output=bench/scorer.json
+  python bench/bench_scorer.py --samplers=EXP32/sampler/5000,EXP16/sampler/5000 --output=...
 """
 
 import json
@@ -28,6 +29,9 @@ flags.DEFINE_integer("throughput_calls", 50, "Timed batch-1,024 calls per model.
 flags.DEFINE_integer("warmup_calls", 20, "Untimed calls before each measurement.")
 flags.DEFINE_integer("sample_steps", 100, "Latent MALA steps per `sample` call.")
 flags.DEFINE_integer("sample_calls", 20, "Timed `sample` calls per chain count.")
+flags.DEFINE_list("samplers", [], "Exported sampler/<version> dirs (e.g. of trained models, "
+                  "float32 and `export.py --sampler_mixed_precision`): time only their "
+                  "`sample` signature, instead of exporting untrained models.")
 FLAGS = flags.FLAGS
 
 # (name, networks, data_shape, latent_dim)
@@ -97,6 +101,22 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if FLAGS.samplers:
+    sample_latency = {}
+    for path in FLAGS.samplers:
+      signature = tf.saved_model.load(path).signatures["sample"]
+      latent_dim = int(signature.structured_input_signature[1]["z"].shape[-1])
+      sample_latency[path] = _sampler_latency(path, latent_dim)
+      for chains, t in sample_latency[path].items():
+        print(f"{path} sample, {chains} chain(s) x {FLAGS.sample_steps} MALA steps: p50 "
+              f"{t['p50_ms']:.1f} ms, p90 {t['p90_ms']:.1f} ms "
+              f"({t['chain_steps_per_s']:,.0f} chain-steps/s)")
+    with open(FLAGS.output, "w") as f:
+      json.dump({"cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
+                 "sample_steps": FLAGS.sample_steps, "sample_latency": sample_latency}, f,
+                indent=2)
+    print(f"wrote {FLAGS.output}")
+    return
   with tempfile.TemporaryDirectory() as export_root:
     results = [bench_case(*case, export_root) for case in CASES]
   header = (f"{'model':6} {'shape':>7} {'b=1 p50 ms':>11} {'b=1 p90 ms':>11} "

@@ -26,8 +26,9 @@ def define_flags():
                     "Anomaly models: the exported decision function (default: the one the "
                     "held-out validation rows preferred at training, anomaly_threshold.json).")
   flags.DEFINE_bool("sampler_mixed_precision", False,
-                    "The sampler's G and E in bfloat16 compute around the same weights "
-                    "(1.5-1.9x the chain-steps/s on CPUs with AVX512_BF16; BUILD_NOTES "
+                    "The sampler's G and E in bfloat16 compute around the same weights: "
+                    "for batches of chains (1,000 toy chains: 1.6x the chain-steps/s on 2 "
+                    "AMD EPYC cores with AVX512_BF16; one chain is slower; BUILD_NOTES "
                     "twenty-first session); the scorer stays as trained.")
 
 
