@@ -44,6 +44,7 @@ With the closed-form energy E(x) = ||x||^2 / 2, whose gradient is x:
   ([0.0, 12.5], [0.0, 25.0])
 """
 
+import itertools
 import weakref
 
 import numpy as np
@@ -163,7 +164,8 @@ def small_split_warning(thresholds):
   stated, promised = 1.0 - thresholds.quantile, thresholds.promised_false_alarm_rate
   if promised is None or promised <= stated + 1e-9:
     return None
-  needed = int(np.ceil(1.0 / stated - 1e-9)) - 1
+  needed = next(n for n in itertools.count(thresholds.held_out_rows + 1)
+                if promised_false_alarm_rate(n, thresholds.quantile) <= stated + 1e-9)
   # (Too few rows means k = n: the threshold is their largest score.)
   return (f"the anomaly threshold was fit on {thresholds.held_out_rows} held-out normal rows: "
           f"too few for a {stated:.1%} false-alarm rate (the threshold is their largest "

@@ -363,7 +363,8 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   data, a tabular source uses the model_dir's saved preprocessing, never a refit one.
   mixed_precision (None: as trained) builds the networks in bfloat16 compute (True) or
   float32 (False) around the same float32 weights: sampling in bfloat16 (sample.py
-  --mixed_precision). The saved thresholds belong to the energy as trained.
+  --mixed_precision); the returned config says which. The saved thresholds belong to the
+  energy as trained.
 
   The anomaly thresholds are those saved for that checkpoint; when they belong to another
   step (a run resumed and stopped before its end, or the selected model) they are refitted
@@ -371,14 +372,14 @@ def restore(model_dir, source=None, data_dir=None, checkpoint="latest",
   """
   run = rundir_lib.RunDir(model_dir)
   config = run.read_config()
+  if mixed_precision is not None:  # the networks' compute, not the training's record
+    config = dataclasses.replace(config, mixed_precision=bool(mixed_precision))
   if (config.ensemble_size or 1) > 1:  # (None in the config.json of older runs)
     return _restore_ensemble(run, config, _source_of(run, config, source, data_dir, with_data),
                              checkpoint, mixed_precision)
   path = run.checkpoint_path(checkpoint)
   source = _source_of(run, config, source, data_dir, with_data)
-  compute = config if mixed_precision is None else dataclasses.replace(
-      config, mixed_precision=bool(mixed_precision))
-  model = build.build_model(compute, source)
+  model = build.build_model(config, source)
   build.restore_weights(model, path, checkpoint)
   if checkpoint == "latest":  # the wall is fit at the end of the run, on its last energy
     model = _with_support_wall(run, model)

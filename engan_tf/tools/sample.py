@@ -192,8 +192,7 @@ def sample(options):
   stats = {"space": o.space, "num_samples": o.num_samples, "mcmc_steps": o.mcmc_steps,
            "adapt_steps": o.adapt_step_size, "step_size": alpha,
            "temperature": o.temperature, "prior": o.latent_prior,
-           "mixed_precision": bool(restored.config.mixed_precision
-                                   if o.mixed_precision is None else o.mixed_precision),
+           "mixed_precision": bool(restored.config.mixed_precision),
            "mean_acceptance_rate": acceptance}
   if o.adapt_step_size:
     stats["adaptation_acceptance_rate"] = float(burn.acceptance_rate.numpy().mean())
