@@ -199,12 +199,15 @@ def density_picture(energy_fn, samples=None, centers=None, half_width=2.5, size=
 
 
 def toy_title(step, metrics):
-  """'step S  modes M/N  high quality H%  log-lik L' from toy metrics (those present)."""
+  """'step S  modes M/N  high quality H%  distance to data D  log-lik L' from toy metrics
+  (those present)."""
   parts = [] if step is None else [f"step {step}"]
   if "modes_covered" in metrics:
     parts.append(f"modes {metrics['modes_covered']}/{metrics.get('num_modes', '?')}")
   if "high_quality_fraction" in metrics:
     parts.append(f"high quality {100 * metrics['high_quality_fraction']:.0f}%")
+  if "nearest_true_distance" in metrics:
+    parts.append(f"distance to data {metrics['nearest_true_distance']:.4f}")
   if "log_likelihood" in metrics:
     parts.append(f"log-lik {metrics['log_likelihood']:.2f}")
   return "   ".join(parts)

@@ -4,6 +4,9 @@
   is *high quality* when it lies within `3 std` of its nearest mode centre; a mode is
   *covered* when at least 20 of 10,000 samples are high-quality samples of it; KL is
   KL(histogram of high-quality samples over modes || uniform).
+* Distance to the data (for swissroll, which has no modes): the mean distance from each
+  sample to its nearest of 10,000 true samples; the same figure for a second set of true
+  samples is its floor (about 0.0068 on swissroll; it shrinks as the reference set grows).
 * Log-likelihood of true samples under p(x) = exp(-E(x)) / Z, with log Z from a Riemann
   sum on nested grids: a fine grid on the inner box [-4, 4]^2, then rings of coarser grids
   out to `outer_half_width`. The mass outside the inner box is reported, so a reader can
@@ -41,6 +44,24 @@ def mode_statistics(samples, centers, std, n_std=3.0, min_count=20):
       "high_quality_fraction": float(hq / len(samples)),
       "kl_to_uniform": kl,
   }
+
+
+def nearest_distance(samples, reference, chunk=1024):
+  """Mean Euclidean distance from each sample to its nearest reference point.
+
+  >>> round(nearest_distance(np.array([[0.0, 3.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]])), 6)
+  2.0
+  """
+  samples = np.asarray(samples, np.float64)
+  reference = np.asarray(reference, np.float64)
+  ref_sq = (reference ** 2).sum(1)
+  total = 0.0
+  for i in range(0, len(samples), chunk):
+    rows = samples[i:i + chunk]
+    # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matmul per chunk instead of an [n, m, d] array.
+    d2 = (rows ** 2).sum(1, keepdims=True) - 2.0 * rows @ reference.T + ref_sq[None, :]
+    total += np.sqrt(np.maximum(d2.min(1), 0.0)).sum()
+  return float(total / len(samples))
 
 
 def _batched_energy(energy_fn, points, batch=65536):
