@@ -9,8 +9,8 @@ The same 10,000 latents z ~ N(0, I) (seeded) go through `generate` (x = G(z)) an
 100 latent MALA steps of alpha 0.01 of `sample` (U = E(G(z)) + |z|^2 / 2) and `sample_paper`
 (U = E(G(z))), all by the SavedModel's signatures as a served model runs them. Prints and
 writes modes covered, high-quality share and KL (engan_tf.metrics.toy.mode_statistics; for
-swissroll the mean distance to the nearest of 10,000 true samples, with the floor of a
-second true set) and the mean acceptance rate of each. With --scorer (an exported
+swissroll its swissroll_statistics: the distances from samples to 10,000 true samples and
+back, with the floor of a second true set, and the roll's spread) and the mean acceptance rate of each. With --scorer (an exported
 scorer/<version> dir), also the log-likelihood of the training run's final evaluation (the
 same 10,000 true samples, the 640-point grid; engan_tf.metrics.toy.log_likelihood) with E
 read from the scorer's `serving_default` signature.
@@ -44,10 +44,10 @@ def main():
   z = tf.random.stateless_normal([args.num_samples, 2], [args.seed, 0])
   results = {"sampler": args.sampler, "dataset": args.dataset, "num_samples": args.num_samples,
              "mcmc_steps": args.mcmc_steps, "step_size": args.step_size, "seed": args.seed}
-  true_x = density.sample(tf.constant([4321, 0]), args.num_samples).numpy()  # evaluate_toy's
+  true_x = toy_metrics.reference_samples(density, args.num_samples)  # evaluate_toy's
   if density.mode_centers is None:  # swissroll: distance to the data, and its floor
-    results["true_samples"] = {"nearest_true_distance": toy_metrics.nearest_distance(
-        density.sample(tf.constant([4322, 0]), args.num_samples).numpy(), true_x)}
+    results["true_samples"] = {  # both directions' floor: the law is symmetric
+        "nearest_true_distance": toy_metrics.distance_floor(density, args.num_samples)}
     print("true samples (floor)", json.dumps(results["true_samples"]))
   for name in ("generate", "sample", "sample_paper"):
     inputs = {"z": z}
@@ -55,7 +55,7 @@ def main():
       inputs.update(mcmc_steps=tf.constant(args.mcmc_steps), step_size=tf.constant(args.step_size))
     out = signatures[name](**inputs)
     if density.mode_centers is None:
-      stats = {"nearest_true_distance": toy_metrics.nearest_distance(out["x"].numpy(), true_x)}
+      stats = toy_metrics.swissroll_statistics(out["x"].numpy(), density, args.num_samples)
     else:
       stats = toy_metrics.mode_statistics(out["x"].numpy(), density.mode_centers,
                                           density.mode_std)

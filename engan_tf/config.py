@@ -112,6 +112,10 @@ class TrainConfig:
       "recipe sets 8,000 above that size, engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
+  sample_step_size: float = option(
+      0.01, "The latent MALA step alpha to sample this model with: sample.py's default and "
+      "the exported sampler's recorded one (sampler/<version>/assets.extra/"
+      "sample_defaults.json). The paper's 0.01 unless a config measured a better one.")
   strategy: str = option("default", "tf.distribute strategy (multi_worker_mirrored reads "
                          "TF_CONFIG).", choices=STRATEGIES)
   seed: int = option(0, "Random seed.")
@@ -177,7 +181,7 @@ class TrainConfig:
   def validate(self):
     """Raises ValueError naming the flag of the first bad value."""
     positive = ("train_steps", "batch_size", "n_critic", "learning_rate", "steps_per_epoch",
-                "steps_per_execution", "entropy_weight")
+                "steps_per_execution", "entropy_weight", "sample_step_size")
     for key in positive:
       if not getattr(self, key) > 0:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")

@@ -60,12 +60,11 @@ def evaluate_toy(model, source, final, step=None, num_samples=10_000, **unused):
   metrics = {}
   if density.mode_centers is not None:
     metrics.update(toy_metrics.mode_statistics(samples, density.mode_centers, density.mode_std))
-  true_x = density.sample(tf.constant([4321, 0]), num_samples).numpy()
+  true_x = toy_metrics.reference_samples(density, num_samples)
   if density.mode_centers is None:  # swissroll: how far samples lie from the data
-    metrics["nearest_true_distance"] = toy_metrics.nearest_distance(samples, true_x)
+    metrics.update(toy_metrics.swissroll_statistics(samples, density, num_samples))
     if final:
-      metrics["nearest_true_distance_floor"] = toy_metrics.nearest_distance(
-          density.sample(tf.constant([4322, 0]), num_samples).numpy(), true_x)
+      metrics["nearest_true_distance_floor"] = toy_metrics.distance_floor(density, num_samples)
   # The final evaluation uses a fine grid (cell ~0.7 of the 25gaussians std); periodic
   # ones a coarser, cheaper one.
   metrics.update(toy_metrics.log_likelihood(

@@ -4,7 +4,11 @@
 fail-closed decision rule and the explanation math, and a served model is one file to audit.)
 
   export_dir/sampler/<version>/          (TF Serving's layout: saved_model.pb, variables/,
-    serving_default = generate             assets.extra/tf_serving_warmup_requests)
+                                           assets.extra/tf_serving_warmup_requests; also
+                                           assets.extra/sample_defaults.json, the `sample`
+                                           inputs to send: mcmc_steps, and step_size = the
+                                           model's --sample_step_size)
+    serving_default = generate
         z float32 [None, latent_dim]  ->  x float32 [None, *data_shape]        x = G(z)
     sample, sample_paper
         z float32 [None, latent_dim], mcmc_steps int32 [], step_size float32 []
@@ -100,6 +104,7 @@ Example (needs a trained model_dir: not run by the doctests; the version is its 
 """
 
 import dataclasses
+import json
 import os
 import re
 from typing import Tuple
@@ -117,6 +122,9 @@ from engan_tf import support
 
 SAMPLER, SCORER = "sampler", "scorer"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+# The sampler's recommended `sample` inputs (a signature input has no default in TF Serving).
+SAMPLE_DEFAULTS_FILE = os.path.join("assets.extra", "sample_defaults.json")
+SAMPLE_DEFAULT_STEPS = 100
 ANOMALY_SCORES = ("score_norm", "energy")
 _COLUMN_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")
 
@@ -594,14 +602,23 @@ def _write_warmup(saved_model_dir, logs):
       writer.write(log.SerializeToString())
 
 
+def _write_sample_defaults(saved_model_dir, step_size):
+  defaults = {"signature": "sample", "mcmc_steps": SAMPLE_DEFAULT_STEPS,
+              "step_size": float(step_size)}
+  with tf.io.gfile.GFile(os.path.join(saved_model_dir, SAMPLE_DEFAULTS_FILE), "w") as f:
+    json.dump(defaults, f, indent=2)
+
+
 def export_model(model, source, export_dir, version, thresholds=None,
-                 feature_statistics=None, sampler_model=None):
+                 feature_statistics=None, sampler_model=None, sample_step_size=0.01):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError
   (and writes nothing) if either version directory exists. `feature_statistics`: see
   `build_scorer`. `sampler_model` (default `model`): the sampler's networks, e.g. the same
-  weights in bfloat16 compute (`export(sampler_mixed_precision=True)`).
+  weights in bfloat16 compute (`export(sampler_mixed_precision=True)`). `sample_step_size`:
+  the `sample` signature's recommended alpha (the config's --sample_step_size), written with
+  SAMPLE_DEFAULT_STEPS to the sampler's SAMPLE_DEFAULTS_FILE.
   """
   version = int(version)
   if version < 1:
@@ -621,7 +638,9 @@ def export_model(model, source, export_dir, version, thresholds=None,
     for name, (module, signatures) in modules.items():
       tf.io.gfile.makedirs(os.path.dirname(tmp[name]))
       tf.saved_model.save(module, tmp[name], signatures=signatures)
-      _write_warmup(tmp[name], warmup_requests(model, source, name, signatures))
+      _write_warmup(tmp[name], warmup_requests(model, source, name, signatures,
+                                               step_size=sample_step_size))
+    _write_sample_defaults(tmp[SAMPLER], sample_step_size)
     for name in final:
       if tf.io.gfile.exists(final[name]):  # appeared meanwhile: another export raced us
         raise FileExistsError(f"{final[name]} appeared during the export; not overwriting it")
@@ -689,4 +708,5 @@ def export(model_dir, export_dir, version=None, data_dir=None, anomaly_threshold
     sampler_model = training.restore(model_dir, data_dir=data_dir, checkpoint=checkpoint,
                                      with_data=False, mixed_precision=True).model
   return export_model(restored.model, restored.source, export_dir, version, thresholds,
-                      rundir.RunDir(model_dir).load_feature_statistics(), sampler_model)
+                      rundir.RunDir(model_dir).load_feature_statistics(), sampler_model,
+                      restored.config.sample_step_size)

@@ -55,6 +55,12 @@ def test_nested_configs_read_their_neighbours_and_later_flags_win(tmp_path, monk
   toy25 = _parse(["train.py", "--flagfile=configs/toy_25gaussians.cfg"])
   assert (toy25.lr_decay_start, toy25.lr_decay_final, toy.lr_decay_start) == (0.6, 0.0, 1.0)
   assert (toy25.dsm_weight, toy25.dsm_sigma, toy.dsm_weight) == (10.0, 2.0, 0.0)
+  # The sampler's step: 25gaussians' and 8gaussians' 1e-5, swissroll's own 1e-3.
+  roll = _parse(["train.py", "--flagfile=configs/toy_swissroll.cfg"])
+  assert roll == config_lib.TrainConfig(**{
+      **vars(toy25), "dataset": "swissroll", "model_dir": "runs/toy_swissroll",
+      "dsm_sigma": 1.0, "sample_step_size": 1e-3})
+  assert (toy25.sample_step_size, toy.sample_step_size) == (1e-5, 1e-5)
 
 
 def test_a_nested_flagfile_is_found_next_to_its_includer_before_the_cwd(tmp_path,

@@ -30,6 +30,11 @@ def test_true_samples_cover_every_mode(name, n_modes):
   assert stats["modes_covered"] == n_modes
   assert stats["high_quality_fraction"] > 0.98  # 3 std in 2-D holds 98.9%
   assert stats["kl_to_uniform"] < 0.01
+  assert 0.95 < stats["high_quality_spread"] < 0.99  # 3-std truncation of a unit spread
+  centers = density.mode_centers[np.argmin(((x[:, None] - density.mode_centers) ** 2).sum(-1), 1)]
+  narrow = toy_metrics.mode_statistics(centers + 0.5 * (x - centers), density.mode_centers,
+                                       density.mode_std)
+  assert narrow["high_quality_fraction"] > 0.99 and 0.45 < narrow["high_quality_spread"] < 0.55
 
 
 def test_mixture_geometry_matches_the_reference_setup():
@@ -78,3 +83,15 @@ def test_distance_to_true_samples_has_the_true_floor_and_sees_blur():
   blurred = density.sample(tf.constant([0, 2]), 10_000).numpy()
   blurred += np.random.default_rng(0).normal(0, 0.1, blurred.shape)
   assert toy_metrics.nearest_distance(blurred, reference) > 5 * floor
+  # Samples piled on half of the roll beat the floor one way; the other way sees the gap.
+  half = density.sample(tf.constant([0, 3]), 20_000).numpy()
+  half = half[np.linalg.norm(half, axis=1) < np.median(np.linalg.norm(half, axis=1))]
+  assert toy_metrics.nearest_distance(half, reference) < 1.2 * floor
+  assert toy_metrics.nearest_distance(reference, half) > 5 * floor
+  stats = toy_metrics.swissroll_statistics(half, density)
+  assert stats["nearest_sample_distance"] > 5 * toy_metrics.distance_floor(density)
+  assert 0.9 < stats["roll_spread"] < 1.1  # the true roll's own width
+  true_x = toy_metrics.reference_samples(density)
+  assert 0.97 < toy_metrics.roll_spread(true_x) < 1.03
+  spine = toy.swissroll_curve()[::4]  # the noiseless roll: no width
+  assert toy_metrics.roll_spread(spine) < 0.05

@@ -131,7 +131,7 @@ def toy(tmp_path_factory):
   """A toy model_dir (networks built, checkpoint saved at step 7), exported by the CLI."""
   root = tmp_path_factory.mktemp("toy")
   config = training.TrainConfig(dataset="25gaussians", model_dir=str(root / "run"), dim=16,
-                                jit_compile=False, verbose=0)
+                                jit_compile=False, sample_step_size=2e-5, verbose=0)
   source = data_lib.load_dataset(config.dataset)
   config = build.resolve(config, source)
   model = build.build_model(config, source)
@@ -320,6 +320,20 @@ def _check_warmup(path):
         **{k: tf.make_ndarray(v) for k, v in request.inputs.items()})
     called.add(request.model_spec.signature_name)
   assert called == set(signature_defs) - {"__saved_model_init_op"}
+
+
+def test_the_sampler_records_the_models_sample_step_size(toy):
+  """sample_defaults.json says what to send to `sample`; the warm-up sends the same alpha."""
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(toy["sampler"], export_lib.SAMPLE_DEFAULTS_FILE)) as f:
+    assert json.load(f) == {"signature": "sample", "mcmc_steps": 100, "step_size": 2e-5}
+  alphas = set()
+  for record in tf.data.TFRecordDataset(os.path.join(toy["sampler"], export_lib.WARMUP_FILE)):
+    log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+    inputs = log.predict_log.request.inputs
+    if "step_size" in inputs:
+      alphas.add(float(tf.make_ndarray(inputs["step_size"])))
+  assert alphas and all(alpha == pytest.approx(2e-5) for alpha in alphas)
 
 
 def test_warmup_requests_match_the_signatures(toy):

@@ -3,6 +3,7 @@ MALA inside (distributed) training, on a trained toy model, and the sample.py CL
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -284,6 +285,21 @@ def test_sample_cli(toy_model_dir, tmp_path):
   assert json.loads((data_out / "stats.json").read_text())["prior"] == "none"
 
   assert bad.returncode != 0 and "config.json not found" in bad.stderr
+
+
+def test_sampling_defaults_to_the_models_own_step_size(toy_model_dir, tmp_path):
+  """No --step_size: latent chains take the model's --sample_step_size, data chains 0.01."""
+  model_dir = tmp_path / "run"
+  shutil.copytree(toy_model_dir, model_dir)
+  config = json.loads((model_dir / "config.json").read_text())
+  assert config["sample_step_size"] == 0.01  # the paper's, unless a config says otherwise
+  (model_dir / "config.json").write_text(json.dumps({**config, "sample_step_size": 2e-5}))
+  run = lambda **kw: sample_tool.sample(sample_tool.SampleOptions(
+      model_dir=str(model_dir), num_samples=50, mcmc_steps=1, verbose=0,
+      output_dir=str(tmp_path / "out"), **kw))["step_size"]
+  assert run() == 2e-5
+  assert run(space="data") == sample_tool.DATA_SPACE_STEP_SIZE
+  assert run(step_size=0.003) == 0.003
 
 
 def test_sample_options_resolve_the_prior():

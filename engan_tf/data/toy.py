@@ -59,6 +59,7 @@ def _mixture_sampler(centers, std):
 
 _ROLL_T = (1.5 * math.pi, 4.5 * math.pi)  # make_swiss_roll's parameter range
 _ROLL_NOISE, _ROLL_SCALE = 0.25, 7.5
+SWISSROLL_NOISE_STD = _ROLL_NOISE / _ROLL_SCALE  # per coordinate, in data units (0.033)
 
 
 def _swissroll_sample(seed, n):
@@ -95,7 +96,7 @@ def true_log_prob(density, x):
   """log p(x) of the true density (numpy, float64, [n]): the Gaussian mixture's in closed
   form; the swissroll's as the mixture over `swissroll_curve` (quadrature over t)."""
   if density.mode_centers is None:
-    return _mixture_log_prob(x, swissroll_curve(), _ROLL_NOISE / _ROLL_SCALE)
+    return _mixture_log_prob(x, swissroll_curve(), SWISSROLL_NOISE_STD)
   return _mixture_log_prob(x, density.mode_centers, density.mode_std)
 
 

@@ -14,7 +14,8 @@ Writes to --output_dir: samples.npy (in model space, i.e. what G outputs; the ex
 SavedModels instead return the data's own scale), latents.npy in latent space, samples.png and
 initial.png (the chains' start, i.e. plain generator samples: a scatter over the learned
 density exp(-E) for toy data, an image grid for images), and stats.json (acceptance rate,
-step size and, for toy data, mode coverage before and after). Every file goes through
+step size and, for toy data, mode coverage before and after; for swissroll the mean distances
+from samples to true samples and back and the roll's spread, engan_tf.metrics.toy). Every file goes through
 tf.io.gfile, so --output_dir (and --model_dir) may be gs://... or any TensorFlow filesystem.
 """
 
@@ -30,6 +31,7 @@ from engan_tf import cli
 from engan_tf.config import option
 
 FLAGS = flags.FLAGS
+DATA_SPACE_STEP_SIZE = 0.01  # --space=data's default alpha (a model's --sample_step_size is latent)
 
 
 @dataclasses.dataclass
@@ -41,9 +43,10 @@ class SampleOptions:
   data_dir: Optional[str] = option(None, "Local data files (default: the run's).", flag=False)
   num_samples: int = option(10000, "Number of independent chains (= samples).")
   mcmc_steps: int = option(100, "MALA steps per chain (after any adaptation).")
-  step_size: float = option(0.01, "Langevin step alpha in the paper's units "
-                            "(proposal z - alpha grad U + sqrt(2 alpha) eps); the initial one "
-                            "with --adapt_step_size.")
+  step_size: Optional[float] = option(
+      None, "Langevin step alpha in the paper's units (proposal z - alpha grad U + "
+      "sqrt(2 alpha) eps); the initial one with --adapt_step_size. Default: in latent space "
+      "the model's --sample_step_size (config.json), in data space 0.01.")
   space: str = option("latent", "Where the chains run.", choices=("latent", "data"))
   prior: Optional[str] = option(
       None, "Latent space: 'gaussian' adds |z|^2/2 (the N(0, I) prior) to E(G(z)), 'none' is the "
@@ -73,8 +76,9 @@ class SampleOptions:
       if getattr(self, name) < 0:
         raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
     for name in ("step_size", "temperature"):
-      if getattr(self, name) <= 0:
-        raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}")
+      value = getattr(self, name)
+      if value is not None and not value > 0:
+        raise ValueError(f"--{name} must be > 0, got {value}")
     if not 0 < self.target_accept < 1:
       raise ValueError(f"--target_accept must be in (0, 1), got {self.target_accept}")
     if self.space == "data" and self.prior == "gaussian":
@@ -110,8 +114,10 @@ def _picture(model, source, samples, options):
 def _toy_stats(source, samples):
   from engan_tf.metrics import toy as toy_metrics
   density = source.toy_density
-  if source.kind != "toy" or density is None or density.mode_centers is None:
+  if source.kind != "toy" or density is None:
     return None
+  if density.mode_centers is None:  # swissroll: evaluate_toy's distance to the data
+    return toy_metrics.swissroll_statistics(samples, density)
   return toy_metrics.mode_statistics(samples, density.mode_centers, density.mode_std)
 
 
@@ -149,7 +155,10 @@ def sample(options):
   x0 = model.generator(z, training=False)
   state = z if latent else x0
   generator_fn = model.generator if latent else None
-  alpha = o.step_size
+  if o.step_size is not None:
+    alpha = o.step_size
+  else:
+    alpha = restored.config.sample_step_size if latent else DATA_SPACE_STEP_SIZE
   progress = keras.utils.Progbar(o.adapt_step_size + o.mcmc_steps, verbose=o.verbose,
                                  stateful_metrics=["acceptance", "alpha"])
   if o.adapt_step_size:
@@ -207,8 +216,14 @@ def sample(options):
           f"steps, {o.num_samples} chains, {o.space} space)")
     if before is not None:
       for label, s in (("initial (generator)", before), ("after MALA", after)):
-        print(f"{label}: modes {s['modes_covered']}/{s['num_modes']}, high-quality share "
-              f"{s['high_quality_fraction']:.4f}, KL {s['kl_to_uniform']:.4f}")
+        if "nearest_true_distance" in s:
+          print(f"{label}: mean distance to the nearest of 10,000 true samples "
+                f"{s['nearest_true_distance']:.5f}, from a true sample to the nearest "
+                f"sample {s['nearest_sample_distance']:.5f}, roll spread "
+                f"{s['roll_spread']:.3f} noise std")
+        else:
+          print(f"{label}: modes {s['modes_covered']}/{s['num_modes']}, high-quality share "
+                f"{s['high_quality_fraction']:.4f}, KL {s['kl_to_uniform']:.4f}")
     print(f"results in {output_dir}: samples.npy{', latents.npy' if latent else ''}, "
           "samples.png, initial.png, stats.json")
   return stats
