@@ -26,39 +26,52 @@ from engan_tf.data import toy
 from engan_tf.metrics import toy as toy_metrics
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_sampler_arguments(parser):
+  """The flags every exported-toy-sampler bench takes (also bench/sampler_step_sweep.py)."""
   parser.add_argument("--sampler", required=True, help="An exported sampler/<version> dir.")
-  parser.add_argument("--scorer", default=None, help="An exported scorer/<version> dir: also "
-                      "the log-likelihood of true samples under its energy.")
   parser.add_argument("--dataset", required=True, choices=sorted(toy.TOY_DENSITIES))
   parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument("--mcmc_steps", type=int, default=100)
+  parser.add_argument("--output", default=None)
+
+
+def load_sampler(args, latent_seed):
+  """(density, the sampler's signatures, num_samples latents z ~ N(0, I) of latent_seed)."""
+  signatures = tf.saved_model.load(args.sampler).signatures
+  z = tf.random.stateless_normal([args.num_samples, 2], [latent_seed, 0])
+  return toy.TOY_DENSITIES[args.dataset], signatures, z
+
+
+def toy_quality(x, density):
+  """Samples' figures: modes, share, KL and spread; for swissroll distances and spread."""
+  if density.mode_centers is None:
+    return toy_metrics.swissroll_statistics(x, density)
+  return toy_metrics.mode_statistics(x, density.mode_centers, density.mode_std)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  add_sampler_arguments(parser)
+  parser.add_argument("--scorer", default=None, help="An exported scorer/<version> dir: also "
+                      "the log-likelihood of true samples under its energy.")
   parser.add_argument("--step_size", type=float, default=0.01)
   parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--output", default=None)
   args = parser.parse_args()
 
-  density = toy.TOY_DENSITIES[args.dataset]
-  signatures = tf.saved_model.load(args.sampler).signatures
-  z = tf.random.stateless_normal([args.num_samples, 2], [args.seed, 0])
+  density, signatures, z = load_sampler(args, args.seed)
   results = {"sampler": args.sampler, "dataset": args.dataset, "num_samples": args.num_samples,
              "mcmc_steps": args.mcmc_steps, "step_size": args.step_size, "seed": args.seed}
   true_x = toy_metrics.reference_samples(density, args.num_samples)  # evaluate_toy's
   if density.mode_centers is None:  # swissroll: distance to the data, and its floor
     results["true_samples"] = {  # both directions' floor: the law is symmetric
-        "nearest_true_distance": toy_metrics.distance_floor(density, args.num_samples)}
+        "nearest_true_distance": toy_metrics.distance_floor(density)}  # 10,000 as above
     print("true samples (floor)", json.dumps(results["true_samples"]))
   for name in ("generate", "sample", "sample_paper"):
     inputs = {"z": z}
     if name != "generate":
       inputs.update(mcmc_steps=tf.constant(args.mcmc_steps), step_size=tf.constant(args.step_size))
     out = signatures[name](**inputs)
-    if density.mode_centers is None:
-      stats = toy_metrics.swissroll_statistics(out["x"].numpy(), density, args.num_samples)
-    else:
-      stats = toy_metrics.mode_statistics(out["x"].numpy(), density.mode_centers,
-                                          density.mode_std)
+    stats = toy_quality(out["x"].numpy(), density)
     if "acceptance_rate" in out:
       stats["acceptance_rate"] = float(np.mean(out["acceptance_rate"].numpy()))
     results[name] = {k: (float(v) if isinstance(v, (float, np.floating)) else v)

@@ -17,12 +17,14 @@ within 3 std of a mode: the group that an alpha too large leaves stuck.
 
 import argparse
 import json
+import os
+import sys
 
 import numpy as np
 import tensorflow as tf
 
-from engan_tf.data import toy
-from engan_tf.metrics import toy as toy_metrics
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exported_sampler_quality import add_sampler_arguments, load_sampler, toy_quality  # noqa: E402
 
 START_EDGES = (3.0, 8.0)  # groups of the start's distance to a mode, in std: <= 3, <= 8, more
 
@@ -32,30 +34,18 @@ def _std_distance(x, density):
   return np.sqrt(d2.min(1)) / density.mode_std
 
 
-def _quality(x, density):
-  if density.mode_centers is None:
-    return toy_metrics.swissroll_statistics(x, density)
-  return toy_metrics.mode_statistics(x, density.mode_centers, density.mode_std)
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--sampler", required=True, help="An exported sampler/<version> dir.")
-  parser.add_argument("--dataset", required=True, choices=sorted(toy.TOY_DENSITIES))
+  add_sampler_arguments(parser)
   parser.add_argument("--step_sizes", default="1e-2,1e-3,1e-4,3e-5,1e-5,3e-6,1e-6")
-  parser.add_argument("--mcmc_steps", type=int, default=100)
-  parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument("--latent_seed", type=int, default=0)
-  parser.add_argument("--output", default=None)
   args = parser.parse_args()
 
-  density = toy.TOY_DENSITIES[args.dataset]
-  signatures = tf.saved_model.load(args.sampler).signatures
-  z = tf.random.stateless_normal([args.num_samples, 2], [args.latent_seed, 0])
+  density, signatures, z = load_sampler(args, args.latent_seed)
   x0 = signatures["generate"](z=z)["x"].numpy()
   results = {"sampler": args.sampler, "dataset": args.dataset, "mcmc_steps": args.mcmc_steps,
              "num_samples": args.num_samples, "latent_seed": args.latent_seed,
-             "generate": _quality(x0, density), "runs": []}
+             "generate": toy_quality(x0, density), "runs": []}
   print("generate", json.dumps(results["generate"]))
   group_of = None
   if density.mode_centers is not None:
@@ -65,7 +55,7 @@ def main():
       out = signatures[name](z=z, mcmc_steps=tf.constant(args.mcmc_steps),
                              step_size=tf.constant(alpha))
       x, acceptance = out["x"].numpy(), out["acceptance_rate"].numpy()
-      run = {"signature": name, "step_size": alpha, **_quality(x, density),
+      run = {"signature": name, "step_size": alpha, **toy_quality(x, density),
              "acceptance_rate": float(acceptance.mean())}
       if group_of is not None:
         ends_in_mode = _std_distance(x, density) <= 3.0
