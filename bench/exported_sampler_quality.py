@@ -6,14 +6,17 @@ r"""Toy sample quality through an exported sampler: `generate`, `sample` and `sa
       --dataset=25gaussians --output=bench/results/exported_sampler_25gaussians.json
 
 The same 10,000 latents z ~ N(0, I) (seeded) go through `generate` (x = G(z)) and through
-100 latent MALA steps of alpha 0.01 of `sample` (U = E(G(z)) + |z|^2 / 2) and `sample_paper`
-(U = E(G(z))), all by the SavedModel's signatures as a served model runs them. Prints and
-writes modes covered, high-quality share and KL (engan_tf.metrics.toy.mode_statistics; for
-swissroll its swissroll_statistics: the distances from samples to 10,000 true samples and
-back, with the floor of a second true set, and the roll's spread) and the mean acceptance rate of each. With --scorer (an exported
-scorer/<version> dir), also the log-likelihood of the training run's final evaluation (the
-same 10,000 true samples, the 640-point grid; engan_tf.metrics.toy.log_likelihood) with E
-read from the scorer's `serving_default` signature.
+100 latent MALA steps of alpha --step_size (default the paper's 0.01; a model's own is in
+its export's assets.extra/sample_defaults.json) of `sample` (U = E(G(z)) + |z|^2 / 2) and
+`sample_paper` (U = E(G(z))), all by the SavedModel's signatures as a served model runs
+them. Prints and writes modes covered, high-quality share, KL and the high-quality spread
+(engan_tf.metrics.toy.mode_statistics; for swissroll its swissroll_statistics: the
+distances from samples to 10,000 true samples and back, with the floor of a second true
+set, and the roll's spread) and the mean acceptance rate of each. With --scorer (an
+exported scorer/<version> dir), also the log-likelihood of the training run's final
+evaluation (the same 10,000 true samples, the 640-point grid;
+engan_tf.metrics.toy.log_likelihood) with E read from the scorer's `serving_default`
+signature.
 """
 
 import argparse

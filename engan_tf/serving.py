@@ -115,6 +115,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engan_tf import config as config_lib
 from engan_tf import losses
 from engan_tf import mcmc
 from engan_tf import rundir
@@ -610,7 +611,8 @@ def _write_sample_defaults(saved_model_dir, step_size):
 
 
 def export_model(model, source, export_dir, version, thresholds=None,
-                 feature_statistics=None, sampler_model=None, sample_step_size=0.01):
+                 feature_statistics=None, sampler_model=None,
+                 sample_step_size=config_lib.TrainConfig.sample_step_size):
   """Writes export_dir/{sampler,scorer}/<version> from an in-memory model; returns the paths.
 
   `model` needs `energy`, `generator` and `latent_dim` (an `EnGAN`). Raises FileExistsError

@@ -75,8 +75,9 @@ def _swissroll_sample(seed, n):
 def swissroll_curve(num_points=8192):
   """The noiseless roll (t cos t, t sin t) / 7.5 at midpoints of num_points equal steps of t.
 
-  Its points are spaced <= 0.0022 apart, a fifteenth of the noise's std 0.033, so the swissroll is
-  the equal-weight mixture of N(point, 0.033^2 I) over them to quadrature accuracy.
+  Its points are spaced <= 0.0022 apart, a fifteenth of the noise's std 0.033, so the
+  swissroll is the equal-weight mixture of N(point, 0.033^2 I) over them to quadrature
+  accuracy.
   """
   t = _ROLL_T[0] + (_ROLL_T[1] - _ROLL_T[0]) * (np.arange(num_points) + 0.5) / num_points
   return np.stack([t * np.cos(t), t * np.sin(t)], 1) / _ROLL_SCALE

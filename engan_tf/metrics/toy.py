@@ -61,7 +61,8 @@ def mode_statistics(samples, centers, std, n_std=3.0, min_count=20):
 def nearest_distance(samples, reference):
   """Mean Euclidean distance from each sample to its nearest reference point.
 
-  >>> round(nearest_distance(np.array([[0.0, 3.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]])), 6)
+  >>> samples, reference = np.array([[0.0, 3.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]])
+  >>> round(nearest_distance(samples, reference), 6)   # (3 + 1) / 2
   2.0
   """
   return float(np.sqrt(_nearest_squared_distances(samples, reference)).mean())

@@ -15,8 +15,9 @@ SavedModels instead return the data's own scale), latents.npy in latent space, s
 initial.png (the chains' start, i.e. plain generator samples: a scatter over the learned
 density exp(-E) for toy data, an image grid for images), and stats.json (acceptance rate,
 step size and, for toy data, mode coverage before and after; for swissroll the mean distances
-from samples to true samples and back and the roll's spread, engan_tf.metrics.toy). Every file goes through
-tf.io.gfile, so --output_dir (and --model_dir) may be gs://... or any TensorFlow filesystem.
+from samples to true samples and back and the roll's spread, engan_tf.metrics.toy). Every
+file goes through tf.io.gfile, so --output_dir (and --model_dir) may be gs://... or any
+TensorFlow filesystem.
 """
 
 import dataclasses
