@@ -10,7 +10,7 @@ The same 10,000 latents z ~ N(0, I) (seeded) go through `generate` (x = G(z)) an
 its export's assets.extra/sample_defaults.json) of `sample` (U = E(G(z)) + |z|^2 / 2) and
 `sample_paper` (U = E(G(z))), all by the SavedModel's signatures as a served model runs
 them. Prints and writes modes covered, high-quality share, KL and the high-quality spread
-(engan_tf.metrics.toy.mode_statistics; for swissroll its swissroll_statistics: the
+(engan_tf.metrics.toy.sample_statistics; for swissroll: the
 distances from samples to 10,000 true samples and back, with the floor of a second true
 set, and the roll's spread) and the mean acceptance rate of each. With --scorer (an
 exported scorer/<version> dir), also the log-likelihood of the training run's final
@@ -45,13 +45,6 @@ def load_sampler(args, latent_seed):
   return toy.TOY_DENSITIES[args.dataset], signatures, z
 
 
-def toy_quality(x, density):
-  """Samples' figures: modes, share, KL and spread; for swissroll distances and spread."""
-  if density.mode_centers is None:
-    return toy_metrics.swissroll_statistics(x, density)
-  return toy_metrics.mode_statistics(x, density.mode_centers, density.mode_std)
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   add_sampler_arguments(parser)
@@ -64,17 +57,17 @@ def main():
   density, signatures, z = load_sampler(args, args.seed)
   results = {"sampler": args.sampler, "dataset": args.dataset, "num_samples": args.num_samples,
              "mcmc_steps": args.mcmc_steps, "step_size": args.step_size, "seed": args.seed}
-  true_x = toy_metrics.reference_samples(density, args.num_samples)  # evaluate_toy's
+  true_x = toy_metrics.reference_samples(density)  # evaluate_toy's 10,000
   if density.mode_centers is None:  # swissroll: distance to the data, and its floor
     results["true_samples"] = {  # both directions' floor: the law is symmetric
-        "nearest_true_distance": toy_metrics.distance_floor(density)}  # 10,000 as above
+        "nearest_true_distance": toy_metrics.distance_floor(density)}
     print("true samples (floor)", json.dumps(results["true_samples"]))
   for name in ("generate", "sample", "sample_paper"):
     inputs = {"z": z}
     if name != "generate":
       inputs.update(mcmc_steps=tf.constant(args.mcmc_steps), step_size=tf.constant(args.step_size))
     out = signatures[name](**inputs)
-    stats = toy_quality(out["x"].numpy(), density)
+    stats = toy_metrics.sample_statistics(out["x"].numpy(), density, true_x)
     if "acceptance_rate" in out:
       stats["acceptance_rate"] = float(np.mean(out["acceptance_rate"].numpy()))
     results[name] = {k: (float(v) if isinstance(v, (float, np.floating)) else v)

@@ -24,7 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from exported_sampler_quality import add_sampler_arguments, load_sampler, toy_quality  # noqa: E402
+from exported_sampler_quality import add_sampler_arguments, load_sampler  # noqa: E402
+
+from engan_tf.metrics.toy import sample_statistics  # noqa: E402
 
 START_EDGES = (3.0, 8.0)  # groups of the start's distance to a mode, in std: <= 3, <= 8, more
 
@@ -45,7 +47,7 @@ def main():
   x0 = signatures["generate"](z=z)["x"].numpy()
   results = {"sampler": args.sampler, "dataset": args.dataset, "mcmc_steps": args.mcmc_steps,
              "num_samples": args.num_samples, "latent_seed": args.latent_seed,
-             "generate": toy_quality(x0, density), "runs": []}
+             "generate": sample_statistics(x0, density), "runs": []}
   print("generate", json.dumps(results["generate"]))
   group_of = None
   if density.mode_centers is not None:
@@ -55,7 +57,7 @@ def main():
       out = signatures[name](z=z, mcmc_steps=tf.constant(args.mcmc_steps),
                              step_size=tf.constant(alpha))
       x, acceptance = out["x"].numpy(), out["acceptance_rate"].numpy()
-      run = {"signature": name, "step_size": alpha, **toy_quality(x, density),
+      run = {"signature": name, "step_size": alpha, **sample_statistics(x, density),
              "acceptance_rate": float(acceptance.mean())}
       if group_of is not None:
         ends_in_mode = _std_distance(x, density) <= 3.0

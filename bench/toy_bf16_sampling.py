@@ -5,12 +5,11 @@ r"""A trained toy model's latent MALA with its networks in float32 and in bfloat
 
 The model is restored twice (engan_tf.training.restore): as trained (float32) and with
 mixed_precision=True, its networks built under Keras' `mixed_bfloat16` policy around the
-same float32 weights (bfloat16 matmuls; what `sample.py --mixed_precision` runs). Both run `engan_tf.mcmc.latent_mala` with the
-exported `sample` signature's defaults (N(0, I) latent prior, alpha 0.01, 100 steps) from
+same float32 weights (bfloat16 matmuls; what `sample.py --mixed_precision` runs). Both run
+`engan_tf.mcmc.latent_mala` with the exported `sample` signature's defaults (N(0, I) latent prior, alpha 0.01, 100 steps) from
 the same 10,000 seeded latents and the same seed; mode statistics of G(z) and of the chains'
-end (engan_tf.metrics.toy.mode_statistics) and the acceptance rate are printed as one JSON
-line, then chain-steps per second of 10-step calls, fp32 and bf16 alternating, 5 each. For
-25gaussians and 8gaussians models (the metrics need the density's mode centres).
+end (engan_tf.metrics.toy.sample_statistics) and the acceptance rate are printed as one JSON
+line, then chain-steps per second of 10-step calls, fp32 and bf16 alternating, 5 each.
 """
 
 import argparse
@@ -45,10 +44,8 @@ def main():
   for name, (energy, generator) in variants.items():
     chains = mcmc.latent_mala(energy, generator, z, 100, 0.01, prior="gaussian", seed=[0, 1])
     start = np.asarray(generator(z, training=False), np.float64)
-    out[name] = {"generate": toy_metrics.mode_statistics(start, density.mode_centers,
-                                                         density.mode_std),
-                 "sample": toy_metrics.mode_statistics(chains.x.numpy(), density.mode_centers,
-                                                       density.mode_std),
+    out[name] = {"generate": toy_metrics.sample_statistics(start, density),
+                 "sample": toy_metrics.sample_statistics(chains.x.numpy(), density),
                  "acceptance": float(tf.reduce_mean(chains.acceptance_rate))}
   rates = {name: [] for name in variants}
   for _ in range(5):

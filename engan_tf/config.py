@@ -31,6 +31,9 @@ STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 ENTROPY_TERMS = ("jsd_mi", "logdet")  # the generator's entropy term (engan_tf.model)
 LR_DECAY_SHAPES = ("linear", "cosine")  # --lr_decay_shape (engan_tf.schedules)
 SHUFFLES = ("per_dimension", "rows")  # negatives of the MI estimator (engan_tf.mi)
+# The chain length sampling defaults to (sample.py, the export's sample_defaults.json): the
+# length --sample_step_size is measured for.
+SAMPLE_CHAIN_STEPS = 100
 # Changing any of these changes what a checkpoint means: a model_dir keeps them fixed.
 IDENTITY_KEYS = ("dataset", "networks", "dim", "latent_dim", "dataset_options", "model",
                  "mixed_precision", "ema_decay_enabled")

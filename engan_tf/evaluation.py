@@ -57,14 +57,10 @@ def generate(model, num_samples, seed=1234, batch=10000):
 def evaluate_toy(model, source, final, step=None, num_samples=10_000, **unused):
   density = source.toy_density
   samples = generate(model, num_samples)
-  metrics = {}
-  if density.mode_centers is not None:
-    metrics.update(toy_metrics.mode_statistics(samples, density.mode_centers, density.mode_std))
   true_x = toy_metrics.reference_samples(density, num_samples)
-  if density.mode_centers is None:  # swissroll: how far samples lie from the data
-    metrics.update(toy_metrics.swissroll_statistics(samples, density, num_samples))
-    if final:
-      metrics["nearest_true_distance_floor"] = toy_metrics.distance_floor(density, num_samples)
+  metrics = toy_metrics.sample_statistics(samples, density, true_x)
+  if final and density.mode_centers is None:  # swissroll: what true samples score
+    metrics["nearest_true_distance_floor"] = toy_metrics.distance_floor(density, num_samples)
   # The final evaluation uses a fine grid (cell ~0.7 of the 25gaussians std); periodic
   # ones a coarser, cheaper one.
   metrics.update(toy_metrics.log_likelihood(

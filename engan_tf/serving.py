@@ -125,7 +125,6 @@ SAMPLER, SCORER = "sampler", "scorer"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # The sampler's recommended `sample` inputs (a signature input has no default in TF Serving).
 SAMPLE_DEFAULTS_FILE = os.path.join("assets.extra", "sample_defaults.json")
-SAMPLE_DEFAULT_STEPS = 100
 ANOMALY_SCORES = ("score_norm", "energy")
 _COLUMN_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-]*$")
 
@@ -604,7 +603,7 @@ def _write_warmup(saved_model_dir, logs):
 
 
 def _write_sample_defaults(saved_model_dir, step_size):
-  defaults = {"signature": "sample", "mcmc_steps": SAMPLE_DEFAULT_STEPS,
+  defaults = {"signature": "sample", "mcmc_steps": config_lib.SAMPLE_CHAIN_STEPS,
               "step_size": float(step_size)}
   with tf.io.gfile.GFile(os.path.join(saved_model_dir, SAMPLE_DEFAULTS_FILE), "w") as f:
     json.dump(defaults, f, indent=2)
@@ -620,7 +619,7 @@ def export_model(model, source, export_dir, version, thresholds=None,
   `build_scorer`. `sampler_model` (default `model`): the sampler's networks, e.g. the same
   weights in bfloat16 compute (`export(sampler_mixed_precision=True)`). `sample_step_size`:
   the `sample` signature's recommended alpha (the config's --sample_step_size), written with
-  SAMPLE_DEFAULT_STEPS to the sampler's SAMPLE_DEFAULTS_FILE.
+  config.SAMPLE_CHAIN_STEPS to the sampler's SAMPLE_DEFAULTS_FILE.
   """
   version = int(version)
   if version < 1:

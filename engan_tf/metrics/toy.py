@@ -100,9 +100,18 @@ def roll_spread(samples):
   return float(np.sqrt(mean_sq) / toy.SWISSROLL_NOISE_STD)
 
 
-def swissroll_statistics(samples, density, num_reference=10_000):
+def sample_statistics(samples, density, reference=None):
+  """A toy's figures of generated samples: `mode_statistics` for the Gaussian mixtures,
+  `swissroll_statistics` (against `reference`, default `reference_samples`) for swissroll."""
+  if density.mode_centers is None:
+    return swissroll_statistics(samples, density, reference)
+  return mode_statistics(samples, density.mode_centers, density.mode_std)
+
+
+def swissroll_statistics(samples, density, reference=None):
   """The swissroll's figures: precision and coverage distances to true samples, roll spread."""
-  reference = reference_samples(density, num_reference)
+  if reference is None:
+    reference = reference_samples(density)
   return {"nearest_true_distance": nearest_distance(samples, reference),
           "nearest_sample_distance": nearest_distance(reference, samples),
           "roll_spread": roll_spread(samples)}

@@ -29,6 +29,7 @@ from typing import Optional
 from absl import flags
 
 from engan_tf import cli
+from engan_tf import config as config_lib
 from engan_tf.config import option
 
 FLAGS = flags.FLAGS
@@ -43,7 +44,8 @@ class SampleOptions:
   checkpoint: str = option("latest", "latest or selected (cli.CHECKPOINTS).", flag=False)
   data_dir: Optional[str] = option(None, "Local data files (default: the run's).", flag=False)
   num_samples: int = option(10000, "Number of independent chains (= samples).")
-  mcmc_steps: int = option(100, "MALA steps per chain (after any adaptation).")
+  mcmc_steps: int = option(config_lib.SAMPLE_CHAIN_STEPS,
+                           "MALA steps per chain (after any adaptation).")
   step_size: Optional[float] = option(
       None, "Langevin step alpha in the paper's units (proposal z - alpha grad U + "
       "sqrt(2 alpha) eps); the initial one with --adapt_step_size. Default: in latent space "
@@ -117,9 +119,7 @@ def _toy_stats(source, samples):
   density = source.toy_density
   if source.kind != "toy" or density is None:
     return None
-  if density.mode_centers is None:  # swissroll: evaluate_toy's distance to the data
-    return toy_metrics.swissroll_statistics(samples, density)
-  return toy_metrics.mode_statistics(samples, density.mode_centers, density.mode_std)
+  return toy_metrics.sample_statistics(samples, density)
 
 
 def _save_npy(array, path):
