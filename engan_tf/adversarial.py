@@ -5,7 +5,8 @@ One call of `train_step` is one generator update:
   every optimizer's rate <- base rate * decay(generator step)   (--lr_decay_start, if set)
   for each of n_critic real minibatches x[:, i]:
       z ~ N(0, I);  z <- negative_latents(z)            (EnGAN: latent MCMC, if set)
-      loss, values = critic_loss(x[:, i], G(z));  theta <- optimizer(loss)
+      x~ = negative_samples(G(z))                       (EnGAN: data-space MCMC, if set)
+      loss, values = critic_loss(x[:, i], x~);  theta <- optimizer(loss)
   values = generator_update(noise, batch, scale)       (the subclass's generator objective)
   the average of E's weights <- this step's E             (--ema_decay, if set)
 
@@ -125,6 +126,10 @@ class AdversarialEnergyModel(keras.Model):
     """The latents of the energy's negative samples (the prior's draw by default)."""
     return z
 
+  def negative_samples(self, x):
+    """The energy's negative samples from G's samples x (x itself by default)."""
+    return x
+
   def train_step(self, data):
     if isinstance(data, dict):
       x_real, noise = data["x"], data
@@ -139,7 +144,8 @@ class AdversarialEnergyModel(keras.Model):
     # n_critic energy updates, unrolled at trace time (no Python runs per step).
     for i in range(self.n_critic):
       z = noise["z_critic"][:, i] if "z_critic" in noise else self.sample_latent(batch)
-      x_fake = tf.stop_gradient(self.generator(self.negative_latents(z), training=True))
+      x_fake = tf.stop_gradient(self.negative_samples(
+          self.generator(self.negative_latents(z), training=True)))
       with tf.GradientTape() as tape:
         e_loss, values = self.critic_loss(x_real[:, i], x_fake)
         scaled_loss = e_loss * scale

@@ -83,6 +83,15 @@ def latent_sampler(config):
   return mcmc.LatentMALA(num_steps=config.mcmc_steps, step_size=config.mcmc_step_size)
 
 
+def data_sampler(config):
+  """Data-space MALA on E from the negatives (--negative_data_steps), or None."""
+  if not config.negative_data_steps:
+    return None
+  from engan_tf import mcmc
+  return mcmc.DataMALA(num_steps=config.negative_data_steps,
+                       step_size=config.negative_data_step_size)
+
+
 def dsm_noise_std(config, source):
   """The denoising score-matching noise's std in the model's feature units: --dsm_sigma
   neighbour spacings (recipes.neighbour_spacing) of the training rows, or for a toy density
@@ -166,7 +175,7 @@ def _build_model(config, source):
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
                             entropy_weight=config.entropy_weight,
                             dsm_weight=config.dsm_weight if dsm_sigma else 0.0,
-                            dsm_sigma=dsm_sigma, **common)
+                            dsm_sigma=dsm_sigma, data_sampler=data_sampler(config), **common)
     optimizers.append(adam(config.learning_rate))
   jit_compile = config.jit_compile  # None where config did not pass through resolve
   if jit_compile is None:

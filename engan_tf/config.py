@@ -115,6 +115,13 @@ class TrainConfig:
       "recipe sets 8,000 above that size, engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
+  negative_data_steps: int = option(
+      0, "Data-space MALA steps on E(x) from each negative G(z) (after any latent MALA), "
+      "before the negative phase: the negatives then follow exp(-E) in data space, where "
+      "G alone cannot reach, e.g. the flanks of a well wider than G's modes (0: the paper).")
+  negative_data_step_size: float = option(
+      1e-4, "With --negative_data_steps: their step alpha in data units (the paper's MALA "
+      "step; the proposal's noise std is sqrt(2 alpha)).")
   sample_step_size: float = option(
       0.01, "The latent MALA step alpha to sample this model with: sample.py's default and "
       "the exported sampler's recorded one (sampler/<version>/assets.extra/"
@@ -191,7 +198,7 @@ class TrainConfig:
     if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
       raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
     for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
-                "mi_noise_std", "dsm_weight", "max_train_rows"):
+                "mi_noise_std", "dsm_weight", "max_train_rows", "negative_data_steps"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
     if self.dsm_weight and not self.dsm_sigma > 0:
@@ -215,6 +222,9 @@ class TrainConfig:
       if self.dsm_weight:
         raise ValueError("--dsm_weight is part of EnGAN's energy loss here; --model=wgan_gp "
                          "has none")
+      if self.negative_data_steps:
+        raise ValueError("--negative_data_steps is part of EnGAN's negative phase here; "
+                         "--model=wgan_gp has none")
       if self.entropy != "jsd_mi" or self.entropy_weight != 1.0:
         raise ValueError("--entropy and --entropy_weight are EnGAN's entropy term; "
                          "--model=wgan_gp has none")
@@ -235,6 +245,9 @@ class TrainConfig:
                        f"device; --strategy={self.strategy} is not supported with it")
     if self.mcmc_steps and self.mcmc_step_size <= 0:
       raise ValueError(f"--mcmc_step_size must be > 0, got {self.mcmc_step_size}")
+    if self.negative_data_steps and self.negative_data_step_size <= 0:
+      raise ValueError(f"--negative_data_step_size must be > 0, got "
+                       f"{self.negative_data_step_size}")
     if self.latent_dim is not None and self.latent_dim < 1:
       raise ValueError(f"--latent_dim must be >= 1, got {self.latent_dim}")
     if self.dim is not None and self.dim < 1:

@@ -315,3 +315,19 @@ class LatentMALA:
     """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
     energy = latent_energy(energy_fn, generator_fn, self.temperature, self.prior)
     return run_mala(energy, z, self.num_steps, self.step_size, seed)
+
+
+class DataMALA:
+  """Data-space MALA on E(x) from given points: `sampler(energy, x) -> (x, acceptance)`.
+
+  Algorithm 1's negatives are G(z) (after latent MALA, if set), so the energy is only ever
+  pushed up where G puts samples. Moving them by MALA on E in data space makes the negative
+  phase see exp(-E) itself there, including where G does not reach.
+  """
+
+  def __init__(self, num_steps, step_size):
+    self.num_steps, self.step_size = int(num_steps), float(step_size)
+
+  def __call__(self, energy_fn, x, seed=None):
+    """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
+    return run_mala(data_energy(energy_fn), x, self.num_steps, self.step_size, seed)

@@ -4,7 +4,8 @@ One call of `train_step` is one generator update:
 
   for each of n_critic real minibatches x:                       # energy updates
       z ~ N(0, I);  z <- latent MCMC(z) if a latent sampler is set
-      L_E = mean E(x) - mean E(G(z)) + lambda * mean ||grad_x E(x)||^2;   theta <- Adam(L_E)
+      x~ = G(z);  x~ <- data-space MCMC(x~) on E if a data sampler is set
+      L_E = mean E(x) - mean E(x~) + lambda * mean ||grad_x E(x)||^2;   theta <- Adam(L_E)
   z ~ N(0, I);  z' = per-dimension shuffle of z                   # generator + statistics
   L_H = mean softplus(-T(G(z), z)) + mean softplus(T(G(z), z'))    # = -I_JSD (eq. 5-6)
   L_G = mean E(G(z)) + L_H;   omega <- Adam(L_G);   phi <- Adam(L_H)
@@ -46,7 +47,7 @@ class EnGAN(adversarial.AdversarialEnergyModel):
   def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
                mi_noise_std=0.0, entropy="jsd_mi", entropy_weight=1.0, ema_decay=0.0,
-               dsm_weight=0.0, dsm_sigma=0.0, **kwargs):
+               dsm_weight=0.0, dsm_sigma=0.0, data_sampler=None, **kwargs):
     if shuffle not in mi.SHUFFLES:
       raise ValueError(f"shuffle must be one of {sorted(mi.SHUFFLES)}, got {shuffle!r}")
     if mi_noise_std < 0:
@@ -61,6 +62,7 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     super().__init__(energy, generator, latent_dim, n_critic=n_critic,
                      lambda_penalty=lambda_penalty, seed=seed, ema_decay=ema_decay,
                      extra_metrics=(("mcmc_acceptance",) if latent_sampler else ())
+                     + (("data_mcmc_acceptance",) if data_sampler else ())
                      + (("dsm",) if dsm_weight else ()), **kwargs)
     self.statistics = statistics
     self.shuffle = mi.SHUFFLES[shuffle]
@@ -75,6 +77,9 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
     # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
     self.latent_sampler = latent_sampler
+    # `data_sampler(energy, x) -> (x, acceptance_rate)`: MALA on E in data space from the
+    # negatives G(z) (engan_tf.mcmc.DataMALA); None keeps G(z) (the paper).
+    self.data_sampler = data_sampler
     # > 0: L_E also has dsm_weight * denoising score matching at noise dsm_sigma (losses).
     self.dsm_weight, self.dsm_sigma = float(dsm_weight), float(dsm_sigma)
 
@@ -97,6 +102,14 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     z, acceptance = self.latent_sampler(self.energy, self.generator, z, seed=seed)
     self._trackers["mcmc_acceptance"].update_state(acceptance)
     return tf.stop_gradient(z)
+
+  def negative_samples(self, x):
+    if self.data_sampler is None:
+      return x
+    seed = self.rng.uniform_full_int([2], tf.int32)
+    x, acceptance = self.data_sampler(self.energy, x, seed=seed)
+    self._trackers["data_mcmc_acceptance"].update_state(acceptance)
+    return tf.stop_gradient(x)
 
   def critic_loss(self, x_real, x_fake):
     """(L_E, {metric: value}) of one energy update (call inside the tape)."""

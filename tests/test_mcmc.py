@@ -192,19 +192,38 @@ def test_latent_mala_in_a_saved_model(tmp_path):
   assert 0.5 < out["acceptance_rate"].numpy().mean() < 1.0
 
 
+def test_data_space_negatives_follow_the_energy():
+  """DataMALA (--negative_data_steps) moves given points to exp(-E): from x = 3 on
+  E = |x|^2 / 2 the chains end distributed as N(0, I)."""
+  energy = lambda x, training=False: 0.5 * tf.reduce_sum(tf.square(x), -1)
+  sampler = mcmc.DataMALA(num_steps=200, step_size=0.2)
+  x, acceptance = sampler(energy, tf.fill([4000, 2], 3.0), seed=tf.constant([5, 0]))
+  np.testing.assert_allclose(x.numpy().mean(0), [0.0, 0.0], atol=0.1)
+  np.testing.assert_allclose(x.numpy().var(0), [1.0, 1.0], atol=0.15)
+  assert acceptance.shape == (4000,) and 0.5 < float(tf.reduce_mean(acceptance)) < 1.0
+
+
+def test_negative_data_steps_validated():
+  with pytest.raises(ValueError, match="--negative_data_step_size must be > 0"):
+    training.TrainConfig(negative_data_steps=2, negative_data_step_size=0.0).validate()
+  with pytest.raises(ValueError, match="--negative_data_steps is part of EnGAN"):
+    training.TrainConfig(model="wgan_gp", negative_data_steps=2).validate()
+
+
 def test_mirrored_training_with_mcmc_steps(tmp_path):
+  """Latent and data-space MCMC negatives under MirroredStrategy, reported to TensorBoard."""
   assert len(tf.config.list_logical_devices("CPU")) == 2
   summary = training.train(training.TrainConfig(
       dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
-      strategy="mirrored", mcmc_steps=2, train_steps=2, steps_per_epoch=1, eval_every=0,
-      verbose=0))
+      strategy="mirrored", mcmc_steps=2, negative_data_steps=2, train_steps=2,
+      steps_per_epoch=1, eval_every=0, verbose=0))
   assert summary["step"] == 2
   events = tf.io.gfile.glob(str(tmp_path / "run" / "tensorboard" / "*"))
   tags = set()
   for path in events:
     for event in tf.compat.v1.train.summary_iterator(path):
       tags.update(v.tag for v in event.summary.value)
-  assert "train/mcmc_acceptance" in tags
+  assert {"train/mcmc_acceptance", "train/data_mcmc_acceptance"} <= tags
 
 
 @pytest.fixture(scope="module")
