@@ -59,7 +59,12 @@ def test_nested_configs_read_their_neighbours_and_later_flags_win(tmp_path, monk
   roll = _parse(["train.py", "--flagfile=configs/toy_swissroll.cfg"])
   assert roll == config_lib.TrainConfig(**{
       **vars(toy25), "dataset": "swissroll", "model_dir": "runs/toy_swissroll",
-      "dsm_sigma": 1.0, "sample_step_size": 1e-3})
+      "dsm_sigma": 1.0, "sample_step_size": 1e-3, "lambda_penalty": 1e-3,
+      "negative_data_steps": 0})
+  # 25gaussians' data-space negatives without the score penalty (measured there only).
+  assert (toy25.lambda_penalty, toy25.negative_data_steps, toy25.negative_data_step_size) == (
+      0.0, 10, 3e-4)
+  assert (toy.lambda_penalty, toy.negative_data_steps) == (1e-3, 0)
   assert (toy25.sample_step_size, toy.sample_step_size) == (1e-5, 1e-5)
 
 

@@ -24,10 +24,12 @@ FLAGS = flags.FLAGS
 # few minutes on 2 CPU cores: its first 3,000 steps, at the constant rates it uses up to its
 # learning-rate decay (which starts at step 3,000 of 5,000), without its denoising term,
 # which pays only after the decay (at step 3,000 three seeds with it had 18, 13 and 25 of
-# 25 modes; BUILD_NOTES seventeenth session). (The flags' own defaults are the paper's
-# Algorithm 1 values.)
+# 25 modes; BUILD_NOTES seventeenth session), and with the score penalty (lambda 0.001) in
+# place of its data-space negatives, which were measured over the whole config only
+# (twenty-third session). (The flags' own defaults are the paper's Algorithm 1 values.)
 _DEFAULT_RUN = [f"--flagfile={os.path.join(cli.CONFIGS_DIR, 'toy_25gaussians.cfg')}",
-                "--train_steps=3000", "--lr_decay_start=1", "--dsm_weight=0"]
+                "--train_steps=3000", "--lr_decay_start=1", "--dsm_weight=0",
+                "--lambda_penalty=0.001", "--negative_data_steps=0"]
 
 
 def define_flags():
