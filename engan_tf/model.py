@@ -94,22 +94,23 @@ class EnGAN(adversarial.AdversarialEnergyModel):
   def networks(self):
     return {**super().networks(), "statistics": self.statistics}
 
+  def _run_chains(self, sampler, acceptance_metric, *args):
+    """sampler(*args, seed) -> (state, acceptance); logs the acceptance, returns the state."""
+    # The chain's seed comes from the run's random stream: a seeded run is reproducible.
+    state, acceptance = sampler(*args, seed=self.rng.uniform_full_int([2], tf.int32))
+    self._trackers[acceptance_metric].update_state(acceptance)
+    return state  # gradient-free: mcmc.run_mala stops it
+
   def negative_latents(self, z):
     if self.latent_sampler is None:
       return z
-    # The chain's seed comes from the run's random stream: a seeded run is reproducible.
-    seed = self.rng.uniform_full_int([2], tf.int32)
-    z, acceptance = self.latent_sampler(self.energy, self.generator, z, seed=seed)
-    self._trackers["mcmc_acceptance"].update_state(acceptance)
-    return tf.stop_gradient(z)
+    return self._run_chains(self.latent_sampler, "mcmc_acceptance", self.energy,
+                            self.generator, z)
 
   def negative_samples(self, x):
     if self.data_sampler is None:
       return x
-    seed = self.rng.uniform_full_int([2], tf.int32)
-    x, acceptance = self.data_sampler(self.energy, x, seed=seed)
-    self._trackers["data_mcmc_acceptance"].update_state(acceptance)
-    return tf.stop_gradient(x)
+    return self._run_chains(self.data_sampler, "data_mcmc_acceptance", self.energy, x)
 
   def critic_loss(self, x_real, x_fake):
     """(L_E, {metric: value}) of one energy update (call inside the tape)."""
