@@ -83,6 +83,14 @@ def latent_sampler(config):
   return mcmc.LatentMALA(num_steps=config.mcmc_steps, step_size=config.mcmc_step_size)
 
 
+def latent_jump_sampler(config):
+  """Independence MH jumps from the prior before latent MALA (--mcmc_jump_steps), or None."""
+  if not config.mcmc_jump_steps:
+    return None
+  from engan_tf import mcmc
+  return mcmc.LatentPriorJumps(num_steps=config.mcmc_jump_steps)
+
+
 def data_sampler(config):
   """Data-space MALA on E from the negatives (--negative_data_steps), or None."""
   if not config.negative_data_steps:
@@ -172,6 +180,7 @@ def _build_model(config, source):
     from engan_tf import model as model_lib  # pylint: disable=g-import-not-at-top
     dsm_sigma = dsm_noise_std(config, source)
     model = model_lib.EnGAN(*nets, shuffle=config.shuffle, latent_sampler=latent_sampler(config),
+                            latent_jump_sampler=latent_jump_sampler(config),
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
                             entropy_weight=config.entropy_weight,
                             dsm_weight=config.dsm_weight if dsm_sigma else 0.0,

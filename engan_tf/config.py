@@ -115,6 +115,12 @@ class TrainConfig:
       "recipe sets 8,000 above that size, engan_tf/recipes.py).")
   mcmc_steps: int = option(0, "Latent MALA steps before each negative phase (n_mcmc).")
   mcmc_step_size: float = option(0.01, "Latent MALA step size alpha (paper units).")
+  mcmc_jump_steps: int = option(
+      0, "Independence Metropolis-Hastings steps in latent space before each negative phase "
+      "(before any latent MALA): proposals z' ~ N(0, I) accepted with min(1, exp(E(G(z)) - "
+      "E(G(z')))), the exact kernel of the paper's latent target with its Gaussian prior, "
+      "which moves negatives between E's wells in proportion to exp(-E) (0: none, the "
+      "paper).")
   negative_data_steps: int = option(
       0, "Data-space MALA steps on E(x) from each negative G(z) (after any latent MALA), "
       "before the negative phase: the negatives then follow exp(-E) in data space, where "
@@ -197,8 +203,9 @@ class TrainConfig:
         raise ValueError(f"--{key} must be > 0, got {getattr(self, key)}")
     if self.energy_learning_rate is not None and not self.energy_learning_rate > 0:
       raise ValueError(f"--energy_learning_rate must be > 0, got {self.energy_learning_rate}")
-    for key in ("lambda_penalty", "mcmc_steps", "eval_every", "max_train_minutes",
-                "mi_noise_std", "dsm_weight", "max_train_rows", "negative_data_steps"):
+    for key in ("lambda_penalty", "mcmc_steps", "mcmc_jump_steps", "eval_every",
+                "max_train_minutes", "mi_noise_std", "dsm_weight", "max_train_rows",
+                "negative_data_steps"):
       if getattr(self, key) < 0:
         raise ValueError(f"--{key} must be >= 0, got {getattr(self, key)}")
     if self.dsm_weight and not self.dsm_sigma > 0:
@@ -215,8 +222,9 @@ class TrainConfig:
       if choices and value is not None and value not in choices:
         raise ValueError(f"--{field.name} must be one of {', '.join(choices)}, got {value!r}")
     if self.model == "wgan_gp":
-      if self.mcmc_steps:
-        raise ValueError("--mcmc_steps is part of EnGAN; --model=wgan_gp samples z from the prior")
+      if self.mcmc_steps or self.mcmc_jump_steps:
+        raise ValueError("--mcmc_steps and --mcmc_jump_steps are part of EnGAN; "
+                         "--model=wgan_gp samples z from the prior")
       if self.mi_noise_std:
         raise ValueError("--mi_noise_std is part of EnGAN's entropy term; --model=wgan_gp has none")
       if self.dsm_weight:

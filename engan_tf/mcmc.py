@@ -99,8 +99,31 @@ def _seed_or_random(seed):
   return seed
 
 
+def prior_jump_kernel(latent_energy_fn):
+  """Independence Metropolis-Hastings on p(z) ∝ N(z; 0, I) exp(-U(z)), proposals from N(0, I).
+
+  With q(z') = N(z'; 0, I) independent of z, the MH ratio p(z') q(z) / (p(z) q(z')) is
+  exp(U(z) - U(z')): the prior cancels. That is the ratio tfp's RandomWalkMetropolis forms
+  for target log p = -U with a symmetric proposal, so it is that kernel with the proposal
+  replaced (the correction term it assumes to be 0 is 0 here as well). A chain can jump
+  to any latent in one step, so chains move between E's wells in proportion to exp(-E),
+  which local Langevin steps on E(G(z)) cannot do across the barriers between them.
+  `latent_energy_fn` is U(z) = E(G(z)) / T without the prior term (`latent_energy(...,
+  prior="none")`).
+  """
+  def propose_from_prior(state_parts, seed):
+    return [tf.random.stateless_normal(tf.shape(s), seed=seed, dtype=s.dtype)
+            for s in state_parts]
+  return tfp.mcmc.RandomWalkMetropolis(target_log_prob_fn=lambda z: -latent_energy_fn(z),
+                                       new_state_fn=propose_from_prior)
+
+
 def _run_mala(energy, state, num_steps, step_size, seed):
-  kernel = mala_kernel(energy, tf.cast(step_size, state.dtype))
+  return _run_kernel(mala_kernel(energy, tf.cast(step_size, state.dtype)), state, num_steps,
+                     seed)
+
+
+def _run_kernel(kernel, state, num_steps, seed):
   seed = _seed_or_random(seed)
   num_steps = tf.cast(num_steps, tf.int32)
   results = kernel.bootstrap_results(state)
@@ -315,6 +338,34 @@ class LatentMALA:
     """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
     energy = latent_energy(energy_fn, generator_fn, self.temperature, self.prior)
     return run_mala(energy, z, self.num_steps, self.step_size, seed)
+
+
+class LatentPriorJumps:
+  """Independence MH jumps from the prior before latent MALA (`prior_jump_kernel`).
+
+  `sampler(energy, generator, z) -> (z, acceptance)`: chains end distributed as
+  N(z) exp(-E(G(z)) / T), the paper's latent target with its Gaussian prior, whichever
+  well of E they started in.
+
+    >>> E = lambda x, training=False: 0.5 * tf.reduce_sum(tf.square(x - 3.0), -1)
+    >>> G = lambda z, training=False: z
+    >>> z0 = tf.fill([4000, 1], -3.0)   # every chain far from the target's mass
+    >>> z, rate = LatentPriorJumps(num_steps=50)(E, G, z0, seed=tf.constant([0, 1]))
+    >>> mean = float(tf.reduce_mean(z))   # N(0, 1) N(3, 1) ∝ N(1.5, 0.5)
+    >>> bool(abs(mean - 1.5) < 0.1), bool(0.05 < float(tf.reduce_mean(rate)) < 0.5)
+    (True, True)
+  """
+
+  def __init__(self, num_steps, temperature=1.0):
+    self.num_steps, self.temperature = int(num_steps), float(temperature)
+
+  def __call__(self, energy_fn, generator_fn, z, seed=None):
+    """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
+    kernel = prior_jump_kernel(latent_energy(energy_fn, generator_fn, self.temperature))
+    z = tf.convert_to_tensor(z, tf.float32)
+    if tf.executing_eagerly():
+      return tf.function(_run_kernel)(kernel, z, self.num_steps, seed)
+    return _run_kernel(kernel, z, self.num_steps, seed)
 
 
 class DataMALA:

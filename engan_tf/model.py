@@ -47,7 +47,8 @@ class EnGAN(adversarial.AdversarialEnergyModel):
   def __init__(self, energy, generator, statistics, latent_dim, n_critic=5,
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
                mi_noise_std=0.0, entropy="jsd_mi", entropy_weight=1.0, ema_decay=0.0,
-               dsm_weight=0.0, dsm_sigma=0.0, data_sampler=None, **kwargs):
+               dsm_weight=0.0, dsm_sigma=0.0, data_sampler=None, latent_jump_sampler=None,
+               **kwargs):
     if shuffle not in mi.SHUFFLES:
       raise ValueError(f"shuffle must be one of {sorted(mi.SHUFFLES)}, got {shuffle!r}")
     if mi_noise_std < 0:
@@ -61,7 +62,8 @@ class EnGAN(adversarial.AdversarialEnergyModel):
       raise ValueError(f"entropy_weight must be > 0, got {entropy_weight}")
     super().__init__(energy, generator, latent_dim, n_critic=n_critic,
                      lambda_penalty=lambda_penalty, seed=seed, ema_decay=ema_decay,
-                     extra_metrics=(("mcmc_acceptance",) if latent_sampler else ())
+                     extra_metrics=(("mcmc_jump_acceptance",) if latent_jump_sampler else ())
+                     + (("mcmc_acceptance",) if latent_sampler else ())
                      + (("data_mcmc_acceptance",) if data_sampler else ())
                      + (("dsm",) if dsm_weight else ()), **kwargs)
     self.statistics = statistics
@@ -77,6 +79,9 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     # `latent_sampler(energy, generator, z) -> (z, acceptance_rate)`: the n_mcmc hook of
     # Algorithm 1 (engan_tf.mcmc.LatentMALA); None samples z from the prior only.
     self.latent_sampler = latent_sampler
+    # `latent_jump_sampler(energy, generator, z) -> (z, acceptance_rate)`, run before it:
+    # jumps between E's wells (engan_tf.mcmc.LatentPriorJumps); None: no jumps (the paper).
+    self.latent_jump_sampler = latent_jump_sampler
     # `data_sampler(energy, x) -> (x, acceptance_rate)`: MALA on E in data space from the
     # negatives G(z) (engan_tf.mcmc.DataMALA); None keeps G(z) (the paper).
     self.data_sampler = data_sampler
@@ -102,10 +107,13 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     return state  # gradient-free: mcmc.run_mala stops it
 
   def negative_latents(self, z):
-    if self.latent_sampler is None:
-      return z
-    return self._run_chains(self.latent_sampler, "mcmc_acceptance", self.energy,
-                            self.generator, z)
+    if self.latent_jump_sampler is not None:
+      z = self._run_chains(self.latent_jump_sampler, "mcmc_jump_acceptance", self.energy,
+                           self.generator, z)
+    if self.latent_sampler is not None:
+      z = self._run_chains(self.latent_sampler, "mcmc_acceptance", self.energy,
+                           self.generator, z)
+    return z
 
   def negative_samples(self, x):
     if self.data_sampler is None:

@@ -203,6 +203,35 @@ def test_data_space_negatives_follow_the_energy():
   assert acceptance.shape == (4000,) and 0.5 < float(tf.reduce_mean(acceptance)) < 1.0
 
 
+def test_prior_jumps_share_chains_between_wells_by_their_mass():
+  """LatentPriorJumps (--mcmc_jump_steps): chains that all start in one well of a double
+  well end in each well in proportion to its mass under N(z) exp(-E(G(z))); latent MALA's
+  local steps leave them where they started."""
+  # Wells at -1.5 and +1.5 (width 0.1); the right one 1 nat deeper: target masses 1 : e.
+  def energy(x, training=False):
+    del training
+    left = 0.5 * tf.square((x[:, 0] + 1.5) / 0.1)
+    right = 0.5 * tf.square((x[:, 0] - 1.5) / 0.1) - 1.0
+    return -tf.reduce_logsumexp(tf.stack([-left, -right]), 0)
+  generator = lambda z, training=False: z
+  z0 = tf.fill([4000, 1], -1.5)
+  z, acceptance = mcmc.LatentPriorJumps(num_steps=300)(energy, generator, z0,
+                                                       seed=tf.constant([3, 0]))
+  right_share = float(tf.reduce_mean(tf.cast(z[:, 0] > 0, tf.float32)))
+  assert abs(right_share - np.e / (1 + np.e)) < 0.03
+  assert acceptance.shape == (4000,) and 0.0 < float(tf.reduce_mean(acceptance)) < 0.2
+  z_local, _ = mcmc.LatentMALA(num_steps=300, step_size=1e-3)(energy, generator, z0,
+                                                               seed=tf.constant([3, 0]))
+  assert float(tf.reduce_max(z_local)) < 0
+
+
+def test_mcmc_jump_steps_validated():
+  with pytest.raises(ValueError, match="--mcmc_jump_steps must be >= 0"):
+    training.TrainConfig(mcmc_jump_steps=-1).validate()
+  with pytest.raises(ValueError, match="--mcmc_jump_steps are part of EnGAN"):
+    training.TrainConfig(model="wgan_gp", mcmc_jump_steps=2).validate()
+
+
 def test_negative_data_steps_validated():
   with pytest.raises(ValueError, match="--negative_data_step_size must be > 0"):
     training.TrainConfig(negative_data_steps=2, negative_data_step_size=0.0).validate()
@@ -211,11 +240,13 @@ def test_negative_data_steps_validated():
 
 
 def test_mirrored_training_with_mcmc_steps(tmp_path):
-  """Latent and data-space MCMC negatives under MirroredStrategy, reported to TensorBoard."""
+  """Latent jumps, latent and data-space MCMC negatives under MirroredStrategy, reported to
+  TensorBoard."""
   assert len(tf.config.list_logical_devices("CPU")) == 2
   summary = training.train(training.TrainConfig(
       dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
-      strategy="mirrored", mcmc_steps=2, negative_data_steps=2, train_steps=2,
+      strategy="mirrored", mcmc_steps=2, mcmc_jump_steps=2, negative_data_steps=2,
+      train_steps=2,
       steps_per_epoch=1, eval_every=0, verbose=0))
   assert summary["step"] == 2
   events = tf.io.gfile.glob(str(tmp_path / "run" / "tensorboard" / "*"))
@@ -223,7 +254,8 @@ def test_mirrored_training_with_mcmc_steps(tmp_path):
   for path in events:
     for event in tf.compat.v1.train.summary_iterator(path):
       tags.update(v.tag for v in event.summary.value)
-  assert {"train/mcmc_acceptance", "train/data_mcmc_acceptance"} <= tags
+  assert {"train/mcmc_jump_acceptance", "train/mcmc_acceptance",
+          "train/data_mcmc_acceptance"} <= tags
 
 
 @pytest.fixture(scope="module")
