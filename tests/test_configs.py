@@ -61,10 +61,11 @@ def test_nested_configs_read_their_neighbours_and_later_flags_win(tmp_path, monk
       **vars(toy25), "dataset": "swissroll", "model_dir": "runs/toy_swissroll",
       "dsm_sigma": 1.0, "sample_step_size": 1e-3, "lambda_penalty": 1e-3,
       "negative_data_steps": 0})
-  # 25gaussians' data-space negatives without the score penalty (measured there only).
-  assert (toy25.lambda_penalty, toy25.negative_data_steps, toy25.negative_data_step_size) == (
-      0.0, 10, 3e-4)
-  assert (toy.lambda_penalty, toy.negative_data_steps) == (1e-3, 0)
+  # Data-space negatives without the score penalty: 25gaussians and 8gaussians (measured
+  # on both), not swissroll (above).
+  for config in (toy25, toy):
+    assert (config.lambda_penalty, config.negative_data_steps,
+            config.negative_data_step_size) == (0.0, 10, 3e-4)
   assert (toy25.sample_step_size, toy.sample_step_size) == (1e-5, 1e-5)
 
 
