@@ -50,6 +50,8 @@ def test_nested_configs_read_their_neighbours_and_later_flags_win(tmp_path, monk
       "steps_per_epoch": 500, "seed": 3})
   toy = _parse(["train.py", "--flagfile=configs/toy_8gaussians.cfg"])
   assert (toy.dataset, toy.mcmc_step_size, toy.energy_learning_rate) == ("8gaussians", 0.05, 5e-5)
+  assert (toy.mcmc_jump_steps, _parse(["train.py", "--flagfile=configs/toy_25gaussians.cfg"])
+          .mcmc_jump_steps) == (10, 0)  # measured: jumps help 8gaussians, not 25gaussians
   # 8gaussians inherits the 25gaussians config's learning-rate decay and denoising term
   # (measured on both, twenty-third session).
   toy25 = _parse(["train.py", "--flagfile=configs/toy_25gaussians.cfg"])
