@@ -157,10 +157,15 @@ def run_mala(energy, state, num_steps, step_size, seed=None):
   graph; called eagerly it wraps itself in a one-off tf.function, so all steps still run
   as one graph (use `latent_mala` / `data_mala` for repeated calls: they trace once).
   """
-  state = tf.convert_to_tensor(state, tf.float32)
+  return _in_one_graph(_run_mala, energy, tf.convert_to_tensor(state, tf.float32), num_steps,
+                       step_size, seed)
+
+
+def _in_one_graph(run_chains, *args):
+  """run_chains(*args) in the caller's graph, or eagerly as one one-off tf.function."""
   if tf.executing_eagerly():
-    return tf.function(_run_mala)(energy, state, num_steps, step_size, seed)
-  return _run_mala(energy, state, num_steps, step_size, seed)
+    return tf.function(run_chains)(*args)
+  return run_chains(*args)
 
 
 def _energy(energy_fn, generator_fn, temperature, prior):
@@ -362,10 +367,8 @@ class LatentPriorJumps:
   def __call__(self, energy_fn, generator_fn, z, seed=None):
     """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
     kernel = prior_jump_kernel(latent_energy(energy_fn, generator_fn, self.temperature))
-    z = tf.convert_to_tensor(z, tf.float32)
-    if tf.executing_eagerly():
-      return tf.function(_run_kernel)(kernel, z, self.num_steps, seed)
-    return _run_kernel(kernel, z, self.num_steps, seed)
+    return _in_one_graph(_run_kernel, kernel, tf.convert_to_tensor(z, tf.float32),
+                         self.num_steps, seed)
 
 
 class DataMALA:
