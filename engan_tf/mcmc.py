@@ -99,23 +99,48 @@ def _seed_or_random(seed):
   return seed
 
 
-def prior_jump_kernel(latent_energy_fn):
+def run_prior_jumps(latent_energy_fn, state, num_steps, seed=None):
   """Independence Metropolis-Hastings on p(z) ∝ N(z; 0, I) exp(-U(z)), proposals from N(0, I).
 
   With q(z') = N(z'; 0, I) independent of z, the MH ratio p(z') q(z) / (p(z) q(z')) is
-  exp(U(z) - U(z')): the prior cancels. That is the ratio tfp's RandomWalkMetropolis forms
-  for target log p = -U with a symmetric proposal, so it is that kernel with the proposal
-  replaced (the correction term it assumes to be 0 is 0 here as well). A chain can jump
-  to any latent in one step, so chains move between E's wells in proportion to exp(-E),
-  which local Langevin steps on E(G(z)) cannot do across the barriers between them.
-  `latent_energy_fn` is U(z) = E(G(z)) / T without the prior term (`latent_energy(...,
-  prior="none")`).
+  exp(U(z) - U(z')): the prior cancels. A chain can jump to any latent in one step, so
+  chains move between E's wells in proportion to exp(-E), which local Langevin steps on
+  E(G(z)) cannot do across the barriers between them. `latent_energy_fn` is
+  U(z) = E(G(z)) / T without the prior term (`latent_energy(..., prior="none")`).
+
+  Because the proposals do not depend on the state, all `num_steps` of them are drawn and
+  their energies evaluated first, in one batch of num_steps x chains (one large forward
+  pass, instead of `num_steps` small ones one after another); only the accept/reject
+  decisions run in sequence, on scalars per chain. This is the same Markov chain.
+
+  Returns (final state, per-chain acceptance rate), both without gradient.
   """
-  def propose_from_prior(state_parts, seed):
-    return [tf.random.stateless_normal(tf.shape(s), seed=seed, dtype=s.dtype)
-            for s in state_parts]
-  return tfp.mcmc.RandomWalkMetropolis(target_log_prob_fn=lambda z: -latent_energy_fn(z),
-                                       new_state_fn=propose_from_prior)
+  seed = _seed_or_random(seed)
+  proposal_seed, accept_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  num_steps = tf.cast(num_steps, tf.int32)
+  chains, dim = tf.shape(state)[0], tf.shape(state)[1]
+  proposals = tf.random.stateless_normal([num_steps, chains, dim], seed=proposal_seed,
+                                         dtype=state.dtype)
+  proposal_energy = tf.reshape(latent_energy_fn(tf.reshape(proposals, [-1, dim])),
+                               [num_steps, chains])
+  log_uniform = tf.math.log(tf.random.stateless_uniform([num_steps, chains], seed=accept_seed,
+                                                        dtype=state.dtype))
+
+  def decide(carry, step):
+    energy, index, accepted = carry  # index: the accepted proposal's step, -1 = the start
+    i, new_energy, log_u = step
+    accept = log_u < energy - new_energy
+    return (tf.where(accept, new_energy, energy), tf.where(accept, i, index),
+            accepted + tf.cast(accept, state.dtype))
+
+  _, index, accepted = tf.foldl(
+      decide, (tf.range(num_steps), proposal_energy, log_uniform),
+      initializer=(latent_energy_fn(state), tf.fill([chains], -1),
+                   tf.zeros([chains], state.dtype)))
+  jumped = tf.gather_nd(proposals, tf.stack([tf.maximum(index, 0), tf.range(chains)], 1))
+  state = tf.where((index >= 0)[:, None], jumped, state)
+  rate = accepted / tf.maximum(tf.cast(num_steps, state.dtype), 1.0)
+  return tf.stop_gradient(state), tf.stop_gradient(rate)
 
 
 def _run_mala(energy, state, num_steps, step_size, seed):
@@ -346,7 +371,7 @@ class LatentMALA:
 
 
 class LatentPriorJumps:
-  """Independence MH jumps from the prior before latent MALA (`prior_jump_kernel`).
+  """Independence MH jumps from the prior before latent MALA (`run_prior_jumps`).
 
   `sampler(energy, generator, z) -> (z, acceptance)`: chains end distributed as
   N(z) exp(-E(G(z)) / T), the paper's latent target with its Gaussian prior, whichever
@@ -366,8 +391,8 @@ class LatentPriorJumps:
 
   def __call__(self, energy_fn, generator_fn, z, seed=None):
     """seed: int32 [2] stateless seed (training passes one from the run's generator)."""
-    kernel = prior_jump_kernel(latent_energy(energy_fn, generator_fn, self.temperature))
-    return _in_one_graph(_run_kernel, kernel, tf.convert_to_tensor(z, tf.float32),
+    energy = latent_energy(energy_fn, generator_fn, self.temperature)
+    return _in_one_graph(run_prior_jumps, energy, tf.convert_to_tensor(z, tf.float32),
                          self.num_steps, seed)
 
 

@@ -104,7 +104,7 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     # The chain's seed comes from the run's random stream: a seeded run is reproducible.
     state, acceptance = sampler(*args, seed=self.rng.uniform_full_int([2], tf.int32))
     self._trackers[acceptance_metric].update_state(acceptance)
-    return state  # gradient-free: mcmc's chain runner (_run_kernel) stops it
+    return state  # gradient-free: mcmc's chain runners stop it
 
   def negative_latents(self, z):
     if self.latent_jump_sampler is not None:
