@@ -181,6 +181,8 @@ def _build_model(config, source):
     dsm_sigma = dsm_noise_std(config, source)
     model = model_lib.EnGAN(*nets, shuffle=config.shuffle, latent_sampler=latent_sampler(config),
                             latent_jump_sampler=latent_jump_sampler(config),
+                            latent_jumps_from_step=round(config.mcmc_jump_start
+                                                         * config.train_steps),
                             mi_noise_std=config.mi_noise_std, entropy=config.entropy,
                             entropy_weight=config.entropy_weight,
                             dsm_weight=config.dsm_weight if dsm_sigma else 0.0,

@@ -121,6 +121,9 @@ class TrainConfig:
       "E(G(z')))), the exact kernel of the paper's latent target with its Gaussian prior, "
       "which moves negatives between E's wells in proportion to exp(-E) (0: none, the "
       "paper).")
+  mcmc_jump_start: float = option(
+      0.0, "With --mcmc_jump_steps: the fraction of --train_steps (generator steps) before "
+      "the jumps begin (0: from the first step).")
   negative_data_steps: int = option(
       0, "Data-space MALA steps on E(x) from each negative G(z) (after any latent MALA), "
       "before the negative phase: the negatives then follow exp(-E) in data space, where "
@@ -212,6 +215,8 @@ class TrainConfig:
       raise ValueError(f"--dsm_sigma must be > 0 with --dsm_weight, got {self.dsm_sigma}")
     if not 0 <= self.lr_decay_start <= 1:
       raise ValueError(f"--lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+    if not 0 <= self.mcmc_jump_start < 1:
+      raise ValueError(f"--mcmc_jump_start must be in [0, 1), got {self.mcmc_jump_start}")
     if not 0 <= self.lr_decay_final <= 1:
       raise ValueError(f"--lr_decay_final must be in [0, 1], got {self.lr_decay_final}")
     if not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):

@@ -48,7 +48,7 @@ class EnGAN(adversarial.AdversarialEnergyModel):
                lambda_penalty=0.1, shuffle="per_dimension", latent_sampler=None, seed=0,
                mi_noise_std=0.0, entropy="jsd_mi", entropy_weight=1.0, ema_decay=0.0,
                dsm_weight=0.0, dsm_sigma=0.0, data_sampler=None, latent_jump_sampler=None,
-               **kwargs):
+               latent_jumps_from_step=0, **kwargs):
     if shuffle not in mi.SHUFFLES:
       raise ValueError(f"shuffle must be one of {sorted(mi.SHUFFLES)}, got {shuffle!r}")
     if mi_noise_std < 0:
@@ -82,6 +82,8 @@ class EnGAN(adversarial.AdversarialEnergyModel):
     # `latent_jump_sampler(energy, generator, z) -> (z, acceptance_rate)`, run before it:
     # jumps between E's wells (engan_tf.mcmc.LatentPriorJumps); None: no jumps (the paper).
     self.latent_jump_sampler = latent_jump_sampler
+    # The generator step from which the jumps run (0: from the first).
+    self.latent_jumps_from_step = int(latent_jumps_from_step)
     # `data_sampler(energy, x) -> (x, acceptance_rate)`: MALA on E in data space from the
     # negatives G(z) (engan_tf.mcmc.DataMALA); None keeps G(z) (the paper).
     self.data_sampler = data_sampler
@@ -108,8 +110,14 @@ class EnGAN(adversarial.AdversarialEnergyModel):
 
   def negative_latents(self, z):
     if self.latent_jump_sampler is not None:
-      z = self._run_chains(self.latent_jump_sampler, "mcmc_jump_acceptance", self.energy,
-                           self.generator, z)
+      def jump():
+        return self._run_chains(self.latent_jump_sampler, "mcmc_jump_acceptance", self.energy,
+                                self.generator, z)
+      if self.latent_jumps_from_step:
+        z = tf.cond(self.g_optimizer.iterations >= self.latent_jumps_from_step, jump,
+                    lambda: tf.identity(z))
+      else:
+        z = jump()
     if self.latent_sampler is not None:
       z = self._run_chains(self.latent_sampler, "mcmc_acceptance", self.energy,
                            self.generator, z)

@@ -228,6 +228,8 @@ def test_prior_jumps_share_chains_between_wells_by_their_mass():
 def test_mcmc_jump_steps_validated():
   with pytest.raises(ValueError, match="--mcmc_jump_steps must be >= 0"):
     training.TrainConfig(mcmc_jump_steps=-1).validate()
+  with pytest.raises(ValueError, match=r"--mcmc_jump_start must be in \[0, 1\)"):
+    training.TrainConfig(mcmc_jump_steps=2, mcmc_jump_start=1.0).validate()
   with pytest.raises(ValueError, match="--mcmc_jump_steps are part of EnGAN"):
     training.TrainConfig(model="wgan_gp", mcmc_jump_steps=2).validate()
 
@@ -256,6 +258,31 @@ def test_mirrored_training_with_mcmc_steps(tmp_path):
       tags.update(v.tag for v in event.summary.value)
   assert {"train/mcmc_jump_acceptance", "train/mcmc_acceptance",
           "train/data_mcmc_acceptance"} <= tags
+
+
+def _scalars(run_dir, tag):
+  """{step: value} of one TensorBoard scalar written by a training run."""
+  values = {}
+  for path in tf.io.gfile.glob(str(run_dir / "tensorboard" / "*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+def test_latent_jumps_begin_at_mcmc_jump_start(tmp_path):
+  """--mcmc_jump_start=0.5 of 4 steps: no jumps (acceptance logged as 0) in steps 1-2,
+  jumps in steps 3-4."""
+  training.train(training.TrainConfig(
+      dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
+      mcmc_jump_steps=5, mcmc_jump_start=0.5, train_steps=4, steps_per_epoch=1, eval_every=0,
+      verbose=0))
+  acceptance = _scalars(tmp_path / "run", "train/mcmc_jump_acceptance")
+  assert len(acceptance) == 4, acceptance
+  steps = sorted(acceptance)
+  assert [acceptance[s] for s in steps[:2]] == [0.0, 0.0]
+  assert all(acceptance[s] > 0 for s in steps[2:])
 
 
 @pytest.fixture(scope="module")
