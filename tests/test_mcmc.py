@@ -242,13 +242,13 @@ def test_negative_data_steps_validated():
 
 
 def test_mirrored_training_with_mcmc_steps(tmp_path):
-  """Latent jumps, latent and data-space MCMC negatives under MirroredStrategy, reported to
-  TensorBoard."""
+  """Latent jumps (from step 2: the in-graph condition on the step), latent and data-space
+  MCMC negatives under MirroredStrategy, reported to TensorBoard."""
   assert len(tf.config.list_logical_devices("CPU")) == 2
   summary = training.train(training.TrainConfig(
       dataset="25gaussians", model_dir=str(tmp_path / "run"), dim=32, batch_size=64, n_critic=1,
-      strategy="mirrored", mcmc_steps=2, mcmc_jump_steps=2, negative_data_steps=2,
-      train_steps=2,
+      strategy="mirrored", mcmc_steps=2, mcmc_jump_steps=2, mcmc_jump_start=0.5,
+      negative_data_steps=2, train_steps=2,
       steps_per_epoch=1, eval_every=0, verbose=0))
   assert summary["step"] == 2
   events = tf.io.gfile.glob(str(tmp_path / "run" / "tensorboard" / "*"))
