@@ -127,18 +127,15 @@ def run_prior_jumps(latent_energy_fn, state, num_steps, seed=None):
                                                         dtype=state.dtype))
 
   def decide(carry, step):
-    energy, index, accepted = carry  # index: the accepted proposal's step, -1 = the start
-    i, new_energy, log_u = step
+    z, energy, accepted = carry
+    proposal, new_energy, log_u = step
     accept = log_u < energy - new_energy
-    return (tf.where(accept, new_energy, energy), tf.where(accept, i, index),
+    return (tf.where(accept[:, None], proposal, z), tf.where(accept, new_energy, energy),
             accepted + tf.cast(accept, state.dtype))
 
-  _, index, accepted = tf.foldl(
-      decide, (tf.range(num_steps), proposal_energy, log_uniform),
-      initializer=(latent_energy_fn(state), tf.fill([chains], -1),
-                   tf.zeros([chains], state.dtype)))
-  jumped = tf.gather_nd(proposals, tf.stack([tf.maximum(index, 0), tf.range(chains)], 1))
-  state = tf.where((index >= 0)[:, None], jumped, state)
+  state, _, accepted = tf.foldl(
+      decide, (proposals, proposal_energy, log_uniform),
+      initializer=(state, latent_energy_fn(state), tf.zeros([chains], state.dtype)))
   rate = accepted / tf.maximum(tf.cast(num_steps, state.dtype), 1.0)
   return tf.stop_gradient(state), tf.stop_gradient(rate)
 
